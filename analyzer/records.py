@@ -1,0 +1,147 @@
+"""Frozen records that cross stage boundaries. Times are integer milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+UnitSource = Literal["asr", "subtitle", "ocr"]
+Relation = Literal["verbatim", "paraphrase", "translation"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who published a media item, where and when (from yt-dlp .info.json or a manifest)."""
+
+    channel: str | None = None
+    uploader: str | None = None
+    handle: str | None = None
+    url: str | None = None
+    published: str | None = None  # ISO date, YYYY-MM-DD
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """A media file found by discovery, before it is read: path plus sidecars."""
+
+    path: str  # absolute path on disk
+    rel_path: str  # path relative to the scan root, as shown to users
+    source: Source = field(default_factory=Source)
+    subtitle_paths: tuple[str, ...] = ()
+    metadata_error: str | None = None  # a sidecar that could not be read
+
+
+@dataclass(frozen=True)
+class Media:
+    """One media file, identified by its content hash."""
+
+    id: str
+    path: str
+    sha256: str
+    duration_ms: int
+    source: Source = field(default_factory=Source)
+    has_audio: bool = True
+
+
+@dataclass(frozen=True)
+class Word:
+    start_ms: int
+    end_ms: int
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of recognised speech."""
+
+    media_id: str
+    start_ms: int
+    end_ms: int
+    text: str
+    language: str
+    confidence: float  # exp(avg_logprob), in [0, 1]
+    no_speech_prob: float = 0.0
+    source: UnitSource = "asr"
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubtitleTrack:
+    """A subtitle track: a sidecar file or an embedded stream."""
+
+    media_id: str
+    track: str  # "sidecar:NAME.en.vtt" or "stream:2"
+    language: str | None
+    kind: Literal["sidecar", "embedded"]
+    codec: str  # "srt", "ass", "webvtt", "mov_text", "hdmv_pgs_subtitle", ...
+    readable: bool = True  # False for bitmap streams (PGS, VobSub): listed, not read
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle cue, plain text without styling."""
+
+    media_id: str
+    track: str
+    start_ms: int
+    end_ms: int
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A talking-point unit: one sentence (or short window) with its evidence span."""
+
+    id: str
+    media_id: str
+    start_ms: int
+    end_ms: int
+    text: str
+    language: str
+    source: UnitSource
+    track: str = ""
+
+
+@dataclass(frozen=True)
+class Member:
+    unit: Unit
+    similarity: float
+    relation: Relation
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """The components of a talking point's score, each in [0, 1]."""
+
+    breadth: float
+    tightness: float
+    specificity: float
+    timing: float
+    accounts: float
+
+
+@dataclass(frozen=True)
+class TalkingPoint:
+    id: str
+    label: str
+    members: tuple[Member, ...]
+    score: float
+    parts: ScoreParts
+    n_media: int
+    n_channels: int
+    languages: tuple[str, ...]
+    first_published: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaStatus:
+    """Outcome of the per-media stages for one input."""
+
+    path: str
+    media_id: str | None
+    status: Literal["ok", "failed"]
+    error: str | None = None

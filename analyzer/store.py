@@ -1,0 +1,398 @@
+"""SQLite store: the single source of truth for a scan, resumable and queryable.
+
+Each media item's results are written in one transaction, so a crash loses nothing that
+was already done; WAL mode lets readers (``chorus check``, exports) run during a scan.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from analyzer.errors import StoreError
+from analyzer.records import (
+    Cue,
+    Media,
+    Member,
+    ScoreParts,
+    Segment,
+    Source,
+    SubtitleTrack,
+    TalkingPoint,
+    Unit,
+    Word,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS media (
+  id TEXT PRIMARY KEY, path TEXT NOT NULL, rel_path TEXT NOT NULL, sha256 TEXT,
+  duration_ms INTEGER, has_audio INTEGER, channel TEXT, uploader TEXT, handle TEXT, url TEXT,
+  published TEXT, title TEXT, status TEXT NOT NULL, error TEXT, duplicate_of TEXT,
+  languages TEXT NOT NULL DEFAULT '[]', asr_model TEXT, notes TEXT NOT NULL DEFAULT '[]',
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS media_path ON media(path);
+CREATE TABLE IF NOT EXISTS segments (
+  media_id TEXT NOT NULL, idx INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,
+  language TEXT, confidence REAL, no_speech_prob REAL, words TEXT, PRIMARY KEY (media_id, idx)
+);
+CREATE TABLE IF NOT EXISTS tracks (
+  media_id TEXT NOT NULL, track TEXT NOT NULL, language TEXT, kind TEXT, codec TEXT,
+  readable INTEGER, note TEXT, n_cues INTEGER, PRIMARY KEY (media_id, track)
+);
+CREATE TABLE IF NOT EXISTS cues (
+  media_id TEXT NOT NULL, track TEXT NOT NULL, idx INTEGER NOT NULL, start_ms INTEGER,
+  end_ms INTEGER, text TEXT, language TEXT, PRIMARY KEY (media_id, track, idx)
+);
+CREATE TABLE IF NOT EXISTS units (
+  id TEXT PRIMARY KEY, media_id TEXT NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,
+  language TEXT, source TEXT, track TEXT
+);
+CREATE INDEX IF NOT EXISTS units_media ON units(media_id);
+CREATE TABLE IF NOT EXISTS embeddings (
+  model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+  PRIMARY KEY (model, text_hash)
+);
+CREATE TABLE IF NOT EXISTS talking_points (
+  id TEXT PRIMARY KEY, rank INTEGER, score REAL, label TEXT, parts TEXT, n_media INTEGER,
+  n_channels INTEGER, languages TEXT, first_published TEXT
+);
+CREATE TABLE IF NOT EXISTS members (
+  tp_id TEXT NOT NULL, unit_id TEXT NOT NULL, similarity REAL, relation TEXT,
+  PRIMARY KEY (tp_id, unit_id)
+);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, finished_at TEXT, settings TEXT
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    """A media item as stored, with its outcome."""
+
+    media: Media
+    rel_path: str
+    status: str
+    error: str | None
+    duplicate_of: str | None
+    languages: tuple[str, ...]
+    asr_model: str | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaResult:
+    """Everything the per-media stages produced for one item, written in one transaction."""
+
+    media: Media
+    rel_path: str
+    asr_model: str
+    segments: tuple[Segment, ...]
+    tracks: tuple[SubtitleTrack, ...]
+    cues: tuple[Cue, ...]
+    units: tuple[Unit, ...]
+    notes: tuple[str, ...] = ()
+
+
+class Store:
+    """A Chorus SQLite file. Use as a context manager or call close()."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise StoreError(f"{path}: no Chorus store here; run `chorus scan` first")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=30)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(f"{path}: not a readable Chorus store ({exc})") from exc
+
+    def _migrate(self) -> None:
+        row = None
+        has_meta = self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if has_meta:
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store schema {row[0]} is not {SCHEMA_VERSION}, which this "
+                "Chorus reads; rescan into a new --out folder"
+            )
+        with self.db:
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.db:
+            yield self.db
+
+    # ---- media -------------------------------------------------------------------------
+
+    def save_result(self, result: MediaResult) -> None:
+        """Replace everything known about one media item, atomically."""
+        m = result.media
+        languages = sorted({u.language for u in result.units} | {s.language for s in result.segments})
+        with self.transaction() as db:
+            self._delete_media_rows(db, m.id)
+            db.execute(
+                "INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    m.id, m.path, result.rel_path, m.sha256, m.duration_ms, int(m.has_audio),
+                    m.source.channel, m.source.uploader, m.source.handle, m.source.url,
+                    m.source.published, m.source.title, "ok", None, None,
+                    json.dumps([lang for lang in languages if lang != "und"]), result.asr_model,
+                    json.dumps(list(result.notes)), now(),
+                ),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO segments VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (s.media_id, i, s.start_ms, s.end_ms, s.text, s.language, s.confidence,
+                     s.no_speech_prob, json.dumps([[w.start_ms, w.end_ms, w.text, w.probability] for w in s.words]))
+                    for i, s in enumerate(result.segments)
+                ],
+            )  # fmt: skip
+            counts: dict[str, int] = {}
+            for cue in result.cues:
+                counts[cue.track] = counts.get(cue.track, 0) + 1
+            db.executemany(
+                "INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (t.media_id, t.track, t.language, t.kind, t.codec, int(t.readable), t.note,
+                     counts.get(t.track, 0))
+                    for t in result.tracks
+                ],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO cues VALUES (?,?,?,?,?,?,?)",
+                [
+                    (c.media_id, c.track, i, c.start_ms, c.end_ms, c.text, c.language)
+                    for i, c in enumerate(result.cues)
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track)
+                    for u in result.units
+                ],
+            )
+
+    def save_failure(self, media_id: str, path: str, rel_path: str, source: Source, error: str) -> None:
+        """Record a media item that could not be processed, with the reason."""
+        with self.transaction() as db:
+            self._delete_media_rows(db, media_id)
+            db.execute(
+                "INSERT OR REPLACE INTO media (id, path, rel_path, channel, uploader, handle, url,"
+                " published, title, status, error, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (media_id, path, rel_path, source.channel, source.uploader, source.handle,
+                 source.url, source.published, source.title, "failed", error, now()),
+            )  # fmt: skip
+
+    @staticmethod
+    def _delete_media_rows(db: sqlite3.Connection, media_id: str) -> None:
+        for table in ("segments", "tracks", "cues", "units"):
+            db.execute(f"DELETE FROM {table} WHERE media_id = ?", (media_id,))
+
+    def set_duplicate(self, media_id: str, duplicate_of: str | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE media SET duplicate_of = ? WHERE id = ?", (duplicate_of, media_id))
+
+    def update_source(self, media_id: str, rel_path: str, source: Source) -> None:
+        """Refresh publisher metadata (sidecars may change without the media changing)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE media SET rel_path=?, channel=?, uploader=?, handle=?, url=?, published=?,"
+                " title=? WHERE id=?",
+                (rel_path, source.channel, source.uploader, source.handle, source.url,
+                 source.published, source.title, media_id),
+            )  # fmt: skip
+
+    def media_rows(self, ids: Iterable[str] | None = None) -> list[MediaRow]:
+        query = (
+            "SELECT id, path, sha256, duration_ms, has_audio, channel, uploader, handle, url,"
+            " published, title, rel_path, status, error, duplicate_of, languages, asr_model, notes"
+            " FROM media"
+        )
+        rows = self.db.execute(query + " ORDER BY rel_path, id").fetchall()
+        wanted = set(ids) if ids is not None else None
+        out = []
+        for r in rows:
+            if wanted is not None and r[0] not in wanted:
+                continue
+            source = Source(r[5], r[6], r[7], r[8], r[9], r[10])
+            media = Media(r[0], r[1], r[2] or "", r[3] or 0, source, bool(r[4]) if r[4] is not None else False)
+            out.append(
+                MediaRow(media, r[11], r[12], r[13], r[14], tuple(json.loads(r[15] or "[]")),
+                         r[16], tuple(json.loads(r[17] or "[]")))
+            )  # fmt: skip
+        return out
+
+    def media_row(self, media_id: str) -> MediaRow | None:
+        rows = self.media_rows([media_id])
+        return rows[0] if rows else None
+
+    def done(self, media_id: str, asr_model: str) -> bool:
+        """True when this content was already processed with this ASR model."""
+        row = self.db.execute(
+            "SELECT 1 FROM media WHERE id=? AND status='ok' AND asr_model=?", (media_id, asr_model)
+        ).fetchone()
+        return row is not None
+
+    def forget_missing(self, keep_ids: set[str]) -> None:
+        """Drop media (and their rows) that are no longer in the scanned set."""
+        stale = [r[0] for r in self.db.execute("SELECT id FROM media") if r[0] not in keep_ids]
+        with self.transaction() as db:
+            for media_id in stale:
+                self._delete_media_rows(db, media_id)
+                db.execute("DELETE FROM media WHERE id=?", (media_id,))
+
+    # ---- segments, cues, units --------------------------------------------------------
+
+    def segments(self, media_id: str) -> list[Segment]:
+        rows = self.db.execute(
+            "SELECT start_ms, end_ms, text, language, confidence, no_speech_prob, words"
+            " FROM segments WHERE media_id=? ORDER BY idx",
+            (media_id,),
+        )
+        return [
+            Segment(media_id, r[0], r[1], r[2], r[3], r[4], r[5], "asr",
+                    tuple(Word(*w) for w in json.loads(r[6] or "[]")))
+            for r in rows
+        ]  # fmt: skip
+
+    def tracks(self, media_id: str) -> list[tuple[SubtitleTrack, int]]:
+        rows = self.db.execute(
+            "SELECT track, language, kind, codec, readable, note, n_cues FROM tracks"
+            " WHERE media_id=? ORDER BY track",
+            (media_id,),
+        )
+        return [
+            (SubtitleTrack(media_id, r[0], r[1], r[2], r[3], bool(r[4]), r[5]), r[6]) for r in rows
+        ]
+
+    def cues(self, media_id: str) -> list[Cue]:
+        rows = self.db.execute(
+            "SELECT track, start_ms, end_ms, text, language FROM cues WHERE media_id=?"
+            " ORDER BY track, idx",
+            (media_id,),
+        )
+        return [Cue(media_id, *r) for r in rows]
+
+    def units(self, media_ids: Sequence[str] | None = None) -> list[Unit]:
+        rows = self.db.execute(
+            "SELECT u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track"
+            " FROM units u JOIN media m ON m.id = u.media_id WHERE m.status='ok'"
+            " ORDER BY u.media_id, u.source, u.track, u.start_ms, u.id"
+        ).fetchall()
+        wanted = set(media_ids) if media_ids is not None else None
+        return [Unit(*r) for r in rows if wanted is None or r[1] in wanted]
+
+    # ---- embeddings cache ---------------------------------------------------------------
+
+    def cached_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for text_hash, blob in self.db.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN ({marks})",
+                [model, *chunk],
+            ):
+                found[text_hash] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                [(model, h, v.astype(np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    # ---- talking points -----------------------------------------------------------------
+
+    def save_talking_points(self, points: Sequence[TalkingPoint]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM talking_points")
+            db.execute("DELETE FROM members")
+            for rank, tp in enumerate(points, 1):
+                parts = tp.parts
+                db.execute(
+                    "INSERT INTO talking_points VALUES (?,?,?,?,?,?,?,?,?)",
+                    (tp.id, rank, tp.score, tp.label,
+                     json.dumps([parts.breadth, parts.tightness, parts.specificity, parts.timing, parts.accounts]),
+                     tp.n_media, tp.n_channels, json.dumps(list(tp.languages)), tp.first_published),
+                )  # fmt: skip
+                db.executemany(
+                    "INSERT OR REPLACE INTO members VALUES (?,?,?,?)",
+                    [(tp.id, m.unit.id, m.similarity, m.relation) for m in tp.members],
+                )
+
+    def talking_points(self) -> list[TalkingPoint]:
+        units = {u.id: u for u in self.units()}
+        members: dict[str, list[Member]] = {}
+        for tp_id, unit_id, similarity, relation in self.db.execute(
+            "SELECT tp_id, unit_id, similarity, relation FROM members"
+        ):
+            if unit_id in units:
+                members.setdefault(tp_id, []).append(Member(units[unit_id], similarity, relation))
+        points = []
+        for r in self.db.execute(
+            "SELECT id, label, score, parts, n_media, n_channels, languages, first_published"
+            " FROM talking_points ORDER BY rank"
+        ):
+            ordered = sorted(members.get(r[0], []), key=lambda m: (m.unit.media_id, m.unit.start_ms))
+            points.append(
+                TalkingPoint(r[0], r[1], tuple(ordered), r[2], ScoreParts(*json.loads(r[3])),
+                             r[4], r[5], tuple(json.loads(r[6])), r[7])
+            )  # fmt: skip
+        return points
+
+    # ---- runs ----------------------------------------------------------------------------
+
+    def start_run(self, settings: dict[str, object]) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started_at, settings) VALUES (?, ?)", (now(), json.dumps(settings))
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished_at=? WHERE id=?", (now(), run_id))
+
+    def last_settings(self) -> dict[str, object]:
+        row = self.db.execute("SELECT settings FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return dict(json.loads(row[0])) if row else {}

@@ -1,0 +1,259 @@
+"""Batch scan: per-media stages in workers, then corpus stages once over the store."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analyzer import models
+from analyzer.cluster import ClusterOptions, group_units
+from analyzer.coordination import (
+    GENERIC_PHRASES,
+    MediaInfo,
+    ScoreOptions,
+    build_talking_points,
+    find_reuploads,
+)
+from analyzer.embed import Embedder
+from analyzer.errors import ChorusError, MediaError
+from analyzer.media import file_sha256, media_id_for
+from analyzer.records import MediaInput, TalkingPoint, Unit
+from analyzer.report.findings import build_findings, write_json
+from analyzer.report.html import write_report
+from analyzer.similarity import candidate_pairs
+from analyzer.store import MediaRow, Store
+from analyzer.transcribe import TranscribeOptions
+from pipelines.executors import make_executor
+from pipelines.media_stages import MediaJob, process_media
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything a scan needs besides its inputs; defaults are the documented ones."""
+
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    embed_model: str = "multilingual-e5-small"
+    workers: int = 0  # 0: sized to the machine
+    max_duration_s: int = 4 * 3600  # longer media is refused with a clear per-item error
+    lexical_threshold: float = 0.5  # character-shingle Jaccard for a lexical candidate
+    neighbours: int = 20  # semantic candidates per unit
+
+
+@dataclass
+class ScanSummary:
+    """What a scan did, for the CLI's closing table and the issue notes."""
+
+    n_media: int = 0
+    n_failed: int = 0
+    n_reused: int = 0
+    n_processed: int = 0
+    n_units: int = 0
+    n_embedded: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    talking_points: list[TalkingPoint] = field(default_factory=list)
+    findings_path: str = ""
+    report_path: str = ""
+    store_path: str = ""
+
+
+def semantic_threshold(embed_model: str) -> float:
+    """The cosine at which the model's vectors say the same thing (measured; models.toml)."""
+    spec = models.get_spec("embed", embed_model)
+    if "link_threshold" not in spec.raw:
+        raise ChorusError(f"models.toml: embed model {embed_model!r} has no link_threshold")
+    return float(spec.raw["link_threshold"])
+
+
+def _identify(item: MediaInput) -> tuple[str, str | None, str | None]:
+    """(media id, sha256, error): unreadable files get a path-based id so they can be listed."""
+    try:
+        sha = file_sha256(item.path)
+    except OSError as exc:
+        fallback = "m-path-" + hashlib.sha256(item.rel_path.encode()).hexdigest()[:8]
+        return fallback, None, f"{item.rel_path}: cannot read file ({exc.strerror or exc})"
+    return media_id_for(sha), sha, None
+
+
+def run_media_stages(
+    inputs: Sequence[MediaInput], store: Store, options: ScanOptions, progress: Progress | None
+) -> ScanSummary:
+    """Process new media in workers; reuse what the store already has for unchanged content."""
+    summary = ScanSummary(n_media=len(inputs))
+    asr_key = options.transcribe.model
+    jobs: list[MediaJob] = []
+    seen: dict[str, str] = {}
+    keep: set[str] = set()
+    copies: list[tuple[MediaInput, str, str]] = []
+    for item in inputs:
+        media_id, sha, error = _identify(item)
+        if error is not None or sha is None:
+            store.save_failure(media_id, item.path, item.rel_path, item.source, error or "unreadable")
+            keep.add(media_id)
+            continue
+        if media_id in seen:  # byte-identical copy under another name: a re-upload
+            copies.append((item, media_id, sha))
+            continue
+        seen[media_id] = item.rel_path
+        keep.add(media_id)
+        if store.done(media_id, asr_key):
+            store.update_source(media_id, item.rel_path, item.source)
+            summary.n_reused += 1
+            continue
+        jobs.append(MediaJob(item, media_id, sha, options.transcribe, options.max_duration_s))
+    for item, media_id, sha in copies:
+        copy_id = f"{media_id}-{hashlib.sha256(item.rel_path.encode()).hexdigest()[:4]}"
+        keep.add(copy_id)
+        _copy_media(store, media_id, copy_id, item)
+    store.forget_missing(keep)
+
+    done = 0
+    total = len(jobs)
+    if progress:
+        progress("transcribe", 0, total)
+    for job, result in make_executor(options.workers).map_unordered(process_media, jobs):
+        if isinstance(result, BaseException):
+            reason = str(result) if isinstance(result, ChorusError) else f"{type(result).__name__}: {result}"
+            if not isinstance(result, MediaError):
+                reason = f"{job.item.rel_path}: {reason}"
+            store.save_failure(job.media_id, job.item.path, job.item.rel_path, job.item.source, reason)
+        else:
+            store.save_result(result)
+            summary.n_processed += 1
+        done += 1
+        if progress:
+            progress("transcribe", done, total)
+    return summary
+
+
+def _copy_media(store: Store, original_id: str, copy_id: str, item: MediaInput) -> None:
+    """A byte-identical file: reuse the original's results under its own id and source."""
+    from dataclasses import replace
+
+    from analyzer.store import MediaResult
+
+    row = store.media_row(original_id)
+    if row is None or row.status != "ok":
+        return
+    units = tuple(replace(u, id=u.id + "-" + copy_id[-4:], media_id=copy_id) for u in store.units([original_id]))
+    result = MediaResult(
+        media=replace(row.media, id=copy_id, path=item.path, source=item.source),
+        rel_path=item.rel_path,
+        asr_model=row.asr_model or "",
+        segments=tuple(replace(s, media_id=copy_id) for s in store.segments(original_id)),
+        tracks=tuple(replace(t, media_id=copy_id) for t, _ in store.tracks(original_id)),
+        cues=tuple(replace(c, media_id=copy_id) for c in store.cues(original_id)),
+        units=units,
+        notes=("byte-identical copy of " + row.rel_path,),
+    )
+    store.save_result(result)
+
+
+def media_infos(rows: Sequence[MediaRow]) -> dict[str, MediaInfo]:
+    return {
+        r.media.id: MediaInfo(r.media.id, r.media.source, r.media.duration_ms, r.duplicate_of)
+        for r in rows
+        if r.status == "ok"
+    }
+
+
+def corpus_stages(
+    store: Store, options: ScanOptions, progress: Progress | None, summary: ScanSummary
+) -> list[TalkingPoint]:
+    """Embed all units (cached), find re-uploads, link, cluster and rank talking points."""
+    timings = summary.timings
+    units: list[Unit] = store.units()
+    summary.n_units = len(units)
+    started = time.perf_counter()
+    if progress:
+        progress("embed", 0, len(units))
+    embedder = Embedder(options.embed_model)
+    vectors = embedder.encode_cached([u.text for u in units], store) if units else np.zeros((0, 1))
+    generic = embedder.encode(list(GENERIC_PHRASES)) if units else np.zeros((0, 1))
+    summary.n_embedded = embedder.computed
+    if progress:
+        progress("embed", len(units), len(units))
+    timings["embed"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    rows = store.media_rows()
+    infos = media_infos(rows)
+    threshold = semantic_threshold(options.embed_model)
+    cluster_options = ClusterOptions(link_threshold=threshold)
+    duplicates = find_reuploads(units, infos, cluster_options.verbatim_jaccard)
+    for row in rows:
+        marked = duplicates.get(row.media.id)
+        if not marked and row.notes and row.notes[0].startswith("byte-identical copy"):
+            marked = row.media.id.rsplit("-", 1)[0]
+        if marked != row.duplicate_of:
+            store.set_duplicate(row.media.id, marked)
+    infos = media_infos(store.media_rows())
+    pairs = candidate_pairs(
+        [u.text for u in units], vectors, [u.media_id for u in units], threshold,
+        options.lexical_threshold, options.neighbours,
+    )  # fmt: skip
+    timings["similarity"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    groups = group_units(vectors, pairs, cluster_options) if units else []
+    points = build_talking_points(
+        groups, units, vectors, infos, generic, ScoreOptions(semantic_threshold=threshold)
+    )
+    store.save_talking_points(points)
+    timings["cluster+score"] = time.perf_counter() - started
+    if progress:
+        progress("cluster", 1, 1)
+    return points
+
+
+def settings_of(options: ScanOptions) -> dict[str, Any]:
+    return {
+        "asr_model": options.transcribe.model,
+        "asr_engine": "faster-whisper",
+        "compute_type": options.transcribe.compute_type,
+        "vad": options.transcribe.vad,
+        "embed_model": options.embed_model,
+        "semantic_threshold": semantic_threshold(options.embed_model),
+        "lexical_threshold": options.lexical_threshold,
+        "cluster": asdict(ClusterOptions(link_threshold=semantic_threshold(options.embed_model))),
+    }
+
+
+def scan(
+    inputs: Sequence[MediaInput],
+    out_dir: str | Path,
+    options: ScanOptions | None = None,
+    progress: Progress | None = None,
+    scan_root: str | None = None,
+) -> ScanSummary:
+    """Scan media into ``out_dir``: chorus.db, findings.json and report.html."""
+    options = options or ScanOptions()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings_of(options)
+    with Store(out / "chorus.db") as store:
+        run_id = store.start_run(settings)
+        started = time.perf_counter()
+        summary = run_media_stages(inputs, store, options, progress)
+        summary.timings["per-media (decode, ASR, subtitles, units)"] = time.perf_counter() - started
+        points = corpus_stages(store, options, progress, summary)
+        started = time.perf_counter()
+        rows = store.media_rows()
+        findings = build_findings(rows, points, settings)
+        write_json(out / "findings.json", findings)
+        write_report(out / "report.html", findings, scan_root)
+        summary.timings["report"] = time.perf_counter() - started
+        store.finish_run(run_id)
+    summary.n_failed = sum(1 for r in rows if r.status == "failed")
+    summary.talking_points = points
+    summary.findings_path = str(out / "findings.json")
+    summary.report_path = str(out / "report.html")
+    summary.store_path = str(out / "chorus.db")
+    return summary

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyzer.coordination import (
+    MediaInfo,
+    ScoreOptions,
+    build_talking_points,
+    content_words,
+    find_reuploads,
+    looks_random_handle,
+)
+from analyzer.records import Source, Unit
+
+
+@pytest.mark.parametrize(
+    ("handle", "expected"),
+    [("@freevalley_voice_x7k2q", True), ("@valleylife_93fj1", True), ("user_839271", True),
+     ("@SarahHikes", False), ("@toms_kitchen", False), ("@news_2024", False), (None, False)],
+)  # fmt: skip
+def test_coordination_random_handles(handle, expected):
+    assert looks_random_handle(handle) is expected
+
+
+def test_coordination_content_words_ignore_stop_words():
+    assert content_words("Hello everyone, welcome back to my channel.", "en") <= 3
+    assert content_words("We are free to live our lives the way we choose in this valley.", "en") >= 4
+    assert content_words("我们是自由的", "zh") == 3
+
+
+def _unit(i, media, text, start, language="en"):
+    return Unit(f"u{i}", media, start, start + 2000, text, language, "asr", "asr")
+
+
+def test_coordination_reupload_needs_same_words_at_same_times():
+    lines = ["We are free to live our lives here.", "Nobody forces me to do anything.", "Foreign media tell lies."]
+    units = [_unit(i, "a", t, 1000 + 3000 * i) for i, t in enumerate(lines)]
+    units += [_unit(10 + i, "b", t, 1200 + 3000 * i) for i, t in enumerate(lines)]  # same recording
+    units += [_unit(20 + i, "c", t, 500 + 4100 * i) for i, t in enumerate(lines)]  # another speaker
+    media = {
+        "a": MediaInfo("a", Source(published="2024-03-11"), 10_000),
+        "b": MediaInfo("b", Source(published="2024-03-14"), 10_100),
+        "c": MediaInfo("c", Source(published="2024-03-12"), 10_000),
+    }
+    assert find_reuploads(units, media, 0.8) == {"b": "a"}
+
+
+def test_coordination_generic_lines_rank_below_specific_ones():
+    rng = np.random.default_rng(3)
+    script, greeting = rng.normal(size=16), rng.normal(size=16)
+    units, vectors = [], []
+    for i in range(4):
+        units.append(_unit(2 * i, f"m{i}", "We are free to live our lives the way we choose in this valley.", 0))
+        units.append(_unit(2 * i + 1, f"m{i}", "Hello everyone, welcome back to my channel.", 5000))
+        vectors += [script + rng.normal(scale=0.01, size=16), greeting + rng.normal(scale=0.01, size=16)]
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    media = {f"m{i}": MediaInfo(f"m{i}", Source(channel=f"c{i}", handle=f"@voice_{i}x9k2"), 9000) for i in range(4)}
+    generic = (greeting / np.linalg.norm(greeting))[None, :].astype(np.float32)
+    groups = [[0, 2, 4, 6], [1, 3, 5, 7]]
+    points = build_talking_points(groups, units, matrix, media, generic, ScoreOptions(semantic_threshold=0.85))
+    assert [p.label for p in points][0].startswith("We are free")
+    assert points[0].id == "tp-0001" and points[0].n_media == 4 and points[0].n_channels == 4
+    assert points[0].parts.accounts == 1.0
+    assert points[1].parts.specificity < points[0].parts.specificity
+    assert all(m.relation == "verbatim" for m in points[0].members)
+
+
+def test_coordination_one_medium_alone_is_not_a_talking_point():
+    units = [_unit(0, "a", "A line said twice.", 0), _unit(1, "a", "A line said twice.", 4000)]
+    vectors = np.ones((2, 4), dtype=np.float32) / 2
+    media = {"a": MediaInfo("a", Source(), 9000)}
+    assert build_talking_points([[0, 1]], units, vectors, media, np.zeros((0, 4)), ScoreOptions(0.85)) == []
