@@ -32,8 +32,12 @@ def scan(
     manifest: Annotated[
         Path | None, typer.Option(help="CSV or JSONL manifest: path plus channel/uploader/published/url.")
     ] = None,
-    asr_model: Annotated[str, typer.Option(help="ASR model name from `chorus models`, or a folder.")] = "whisper-base",
-    embed_model: Annotated[str, typer.Option(help="Embedding model name from `chorus models`.")] = "multilingual-e5-small",
+    asr_model: Annotated[
+        str, typer.Option(help="ASR model name from `chorus models`, or a folder.")
+    ] = "whisper-base",
+    embed_model: Annotated[
+        str, typer.Option(help="Embedding model name from `chorus models`.")
+    ] = "multilingual-e5-small",
     language: Annotated[str | None, typer.Option(help="Force the speech language (ISO 639-1).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes; 0 sizes the pool to the machine.")] = 0,
     top: Annotated[int, typer.Option(help="Talking points to show at the end.")] = 10,
@@ -83,9 +87,13 @@ class _StageProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bars = Progress(
-            TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, transient=False,
-        )  # fmt: skip
+            TextColumn("{task.description:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -112,15 +120,23 @@ def _print_top(console: Any, points: list[Any]) -> None:
     for column in ("rank", "score", "media", "channels", "languages", "line"):
         table.add_column(column, overflow="fold")
     for rank, tp in enumerate(points, 1):
-        table.add_row(str(rank), f"{tp.score:.3f}", str(tp.n_media), str(tp.n_channels),
-                      ",".join(tp.languages), tp.label)  # fmt: skip
+        table.add_row(
+            str(rank),
+            f"{tp.score:.3f}",
+            str(tp.n_media),
+            str(tp.n_channels),
+            ",".join(tp.languages),
+            tp.label,
+        )
     console.print(table)
 
 
 @app.command()
 def check(
     video: Annotated[Path, typer.Argument(help="The media file to check.")],
-    store: Annotated[Path, typer.Option(help="A chorus.db written by `chorus scan`.")] = Path("out/run/chorus.db"),
+    store: Annotated[Path, typer.Option(help="A chorus.db written by `chorus scan`.")] = Path(
+        "out/run/chorus.db"
+    ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Check one video against everything already scanned: which known lines it repeats."""
@@ -139,8 +155,10 @@ def check(
 
     console = Console()
     if not result["matches"]:
-        console.print(f"{escape(str(video))}: repeats none of the {store}'s known talking points "
-                      f"({result['n_units']} sentences checked)")  # fmt: skip
+        console.print(
+            f"{escape(str(video))}: repeats none of the {store}'s known talking points "
+            f"({result['n_units']} sentences checked)"
+        )
         return
     console.print(f"{escape(str(video))} repeats {len(result['matches'])} known line(s):")
     for m in result["matches"]:
@@ -168,8 +186,15 @@ def models_command() -> None:
     for column in ("kind", "name", "engine", "size MB", "licence", "available", "description"):
         table.add_column(column, overflow="fold", no_wrap=column == "name")
     for (kind, name), spec in sorted(models.load_registry().items()):
-        table.add_row(kind, name, spec.engine, str(spec.size_mb), spec.licence,
-                      models.availability(spec), spec.description)  # fmt: skip
+        table.add_row(
+            kind,
+            name,
+            spec.engine,
+            str(spec.size_mb),
+            spec.licence,
+            models.availability(spec),
+            spec.description,
+        )
     Console().print(table)
 
 

@@ -62,9 +62,7 @@ def hdbscan_labels(vectors: np.ndarray, options: ClusterOptions) -> np.ndarray:
     return np.asarray(clusterer.fit_predict(vectors.astype(np.float64)))
 
 
-def group_units(
-    vectors: np.ndarray, pairs: Sequence[Pair], options: ClusterOptions
-) -> list[list[int]]:
+def group_units(vectors: np.ndarray, pairs: Sequence[Pair], options: ClusterOptions) -> list[list[int]]:
     """Groups of unit indices (each of size >= 2), from candidate pairs and HDBSCAN."""
     linked = sorted({p.a for p in pairs} | {p.b for p in pairs})
     if not linked:
@@ -93,9 +91,7 @@ def group_units(
     return [sorted(g) for g in groups.values() if len(g) >= 2]
 
 
-def _merge_close_groups(
-    vectors: np.ndarray, pairs: Sequence[Pair], uf: _UnionFind, threshold: float
-) -> None:
+def _merge_close_groups(vectors: np.ndarray, pairs: Sequence[Pair], uf: _UnionFind, threshold: float) -> None:
     """Merge groups joined by a candidate link when they are close on average.
 
     HDBSCAN's leaf clusters can split one line (e.g. a speaker's ASR and subtitle units of

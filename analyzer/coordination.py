@@ -180,10 +180,19 @@ def build_talking_points(
             scored.append(tp)
     scored.sort(key=lambda t: (-t.score, -t.n_media, t.label))
     return [
-        TalkingPoint(f"tp-{rank:04d}", t.label, t.members, t.score, t.parts, t.n_media,
-                     t.n_channels, t.languages, t.first_published)
+        TalkingPoint(
+            f"tp-{rank:04d}",
+            t.label,
+            t.members,
+            t.score,
+            t.parts,
+            t.n_media,
+            t.n_channels,
+            t.languages,
+            t.first_published,
+        )
         for rank, t in enumerate(scored, 1)
-    ]  # fmt: skip
+    ]
 
 
 def _channel_key(info: MediaInfo) -> str:
@@ -213,10 +222,13 @@ def _talking_point(
     for pos, unit in enumerate(members):
         cosine = float(sims[pos, medoid])
         lexical = max(
-            (jaccard(sets[pos], sets[o]) for o in range(len(members))
-             if members[o].media_id != unit.media_id),
+            (
+                jaccard(sets[pos], sets[o])
+                for o in range(len(members))
+                if members[o].media_id != unit.media_id
+            ),
             default=0.0,
-        )  # fmt: skip
+        )
         relation: Relation
         if lexical >= options.verbatim_jaccard:
             relation, similarity = "verbatim", lexical
@@ -233,9 +245,7 @@ def _talking_point(
     tightness = min(1.0, max(0.0, (mean_cosine - threshold) / (1.0 - threshold)))
 
     channels = {_channel_key(media[m]) for m in roots}
-    breadth = 0.5 * (1 - math.exp(-(len(roots) - 1) / 3)) + 0.5 * (
-        1 - math.exp(-(len(channels) - 1) / 3)
-    )
+    breadth = 0.5 * (1 - math.exp(-(len(roots) - 1) / 3)) + 0.5 * (1 - math.exp(-(len(channels) - 1) / 3))
 
     generic = float(np.max(generic_vectors @ vectors[group[medoid]])) if len(generic_vectors) else 0.0
     length = min(1.0, content_words(centre.text, centre.language) / options.content_words_full)
@@ -252,7 +262,13 @@ def _talking_point(
     languages = tuple(sorted({u.language for u in members}))
     evidence.sort(key=lambda m: (m.unit.media_id, m.unit.start_ms, m.unit.source))
     return TalkingPoint(
-        id="", label=centre.text, members=tuple(evidence), score=round(score, 4), parts=parts,
-        n_media=len(roots), n_channels=len(channels), languages=languages,
+        id="",
+        label=centre.text,
+        members=tuple(evidence),
+        score=round(score, 4),
+        parts=parts,
+        n_media=len(roots),
+        n_channels=len(channels),
+        languages=languages,
         first_published=dates[0] if dates else None,
-    )  # fmt: skip
+    )

@@ -18,9 +18,27 @@ from analyzer.records import MediaInput, Source
 from analyzer.subtitles.read import sidecar_subtitles
 
 MEDIA_EXTENSIONS = frozenset(
-    {".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi", ".flv", ".ts", ".3gp",
-     ".m4a", ".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aac", ".wma"}
-)  # fmt: skip
+    {
+        ".mp4",
+        ".mkv",
+        ".webm",
+        ".mov",
+        ".m4v",
+        ".avi",
+        ".flv",
+        ".ts",
+        ".3gp",
+        ".m4a",
+        ".mp3",
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".aac",
+        ".wma",
+    }
+)
 SAMPLE_RATE = 16_000
 
 
@@ -207,9 +225,7 @@ def decode_audio(path: str, max_duration_ms: int | None = None) -> np.ndarray:
                     chunks.append(chunk)
                     total += chunk.size
                 if limit is not None and total > limit:
-                    raise MediaError(
-                        path, f"audio longer than the limit of {max_duration_ms // 1000} s"
-                    )
+                    raise MediaError(path, f"audio longer than the limit of {limit // SAMPLE_RATE} s")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:  # type: ignore[attr-defined]

@@ -140,9 +140,7 @@ class Store:
             )
         with self.db:
             self.db.executescript(_SCHEMA)
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -169,32 +167,63 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    m.id, m.path, result.rel_path, m.sha256, m.duration_ms, int(m.has_audio),
-                    m.source.channel, m.source.uploader, m.source.handle, m.source.url,
-                    m.source.published, m.source.title, "ok", None, None,
-                    json.dumps([lang for lang in languages if lang != "und"]), result.asr_model,
-                    json.dumps(list(result.notes)), now(),
+                    m.id,
+                    m.path,
+                    result.rel_path,
+                    m.sha256,
+                    m.duration_ms,
+                    int(m.has_audio),
+                    m.source.channel,
+                    m.source.uploader,
+                    m.source.handle,
+                    m.source.url,
+                    m.source.published,
+                    m.source.title,
+                    "ok",
+                    None,
+                    None,
+                    json.dumps([lang for lang in languages if lang != "und"]),
+                    result.asr_model,
+                    json.dumps(list(result.notes)),
+                    now(),
                 ),
-            )  # fmt: skip
+            )
             db.executemany(
                 "INSERT INTO segments VALUES (?,?,?,?,?,?,?,?,?)",
                 [
-                    (s.media_id, i, s.start_ms, s.end_ms, s.text, s.language, s.confidence,
-                     s.no_speech_prob, json.dumps([[w.start_ms, w.end_ms, w.text, w.probability] for w in s.words]))
+                    (
+                        s.media_id,
+                        i,
+                        s.start_ms,
+                        s.end_ms,
+                        s.text,
+                        s.language,
+                        s.confidence,
+                        s.no_speech_prob,
+                        json.dumps([[w.start_ms, w.end_ms, w.text, w.probability] for w in s.words]),
+                    )
                     for i, s in enumerate(result.segments)
                 ],
-            )  # fmt: skip
+            )
             counts: dict[str, int] = {}
             for cue in result.cues:
                 counts[cue.track] = counts.get(cue.track, 0) + 1
             db.executemany(
                 "INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (t.media_id, t.track, t.language, t.kind, t.codec, int(t.readable), t.note,
-                     counts.get(t.track, 0))
+                    (
+                        t.media_id,
+                        t.track,
+                        t.language,
+                        t.kind,
+                        t.codec,
+                        int(t.readable),
+                        t.note,
+                        counts.get(t.track, 0),
+                    )
                     for t in result.tracks
                 ],
-            )  # fmt: skip
+            )
             db.executemany(
                 "INSERT INTO cues VALUES (?,?,?,?,?,?,?)",
                 [
@@ -217,9 +246,21 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO media (id, path, rel_path, channel, uploader, handle, url,"
                 " published, title, status, error, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (media_id, path, rel_path, source.channel, source.uploader, source.handle,
-                 source.url, source.published, source.title, "failed", error, now()),
-            )  # fmt: skip
+                (
+                    media_id,
+                    path,
+                    rel_path,
+                    source.channel,
+                    source.uploader,
+                    source.handle,
+                    source.url,
+                    source.published,
+                    source.title,
+                    "failed",
+                    error,
+                    now(),
+                ),
+            )
 
     @staticmethod
     def _delete_media_rows(db: sqlite3.Connection, media_id: str) -> None:
@@ -236,9 +277,17 @@ class Store:
             db.execute(
                 "UPDATE media SET rel_path=?, channel=?, uploader=?, handle=?, url=?, published=?,"
                 " title=? WHERE id=?",
-                (rel_path, source.channel, source.uploader, source.handle, source.url,
-                 source.published, source.title, media_id),
-            )  # fmt: skip
+                (
+                    rel_path,
+                    source.channel,
+                    source.uploader,
+                    source.handle,
+                    source.url,
+                    source.published,
+                    source.title,
+                    media_id,
+                ),
+            )
 
     def media_rows(self, ids: Iterable[str] | None = None) -> list[MediaRow]:
         query = (
@@ -253,11 +302,21 @@ class Store:
             if wanted is not None and r[0] not in wanted:
                 continue
             source = Source(r[5], r[6], r[7], r[8], r[9], r[10])
-            media = Media(r[0], r[1], r[2] or "", r[3] or 0, source, bool(r[4]) if r[4] is not None else False)
+            media = Media(
+                r[0], r[1], r[2] or "", r[3] or 0, source, bool(r[4]) if r[4] is not None else False
+            )
             out.append(
-                MediaRow(media, r[11], r[12], r[13], r[14], tuple(json.loads(r[15] or "[]")),
-                         r[16], tuple(json.loads(r[17] or "[]")))
-            )  # fmt: skip
+                MediaRow(
+                    media,
+                    r[11],
+                    r[12],
+                    r[13],
+                    r[14],
+                    tuple(json.loads(r[15] or "[]")),
+                    r[16],
+                    tuple(json.loads(r[17] or "[]")),
+                )
+            )
         return out
 
     def media_row(self, media_id: str) -> MediaRow | None:
@@ -288,10 +347,19 @@ class Store:
             (media_id,),
         )
         return [
-            Segment(media_id, r[0], r[1], r[2], r[3], r[4], r[5], "asr",
-                    tuple(Word(*w) for w in json.loads(r[6] or "[]")))
+            Segment(
+                media_id,
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                "asr",
+                tuple(Word(*w) for w in json.loads(r[6] or "[]")),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     def tracks(self, media_id: str) -> list[tuple[SubtitleTrack, int]]:
         rows = self.db.execute(
@@ -299,14 +367,11 @@ class Store:
             " WHERE media_id=? ORDER BY track",
             (media_id,),
         )
-        return [
-            (SubtitleTrack(media_id, r[0], r[1], r[2], r[3], bool(r[4]), r[5]), r[6]) for r in rows
-        ]
+        return [(SubtitleTrack(media_id, r[0], r[1], r[2], r[3], bool(r[4]), r[5]), r[6]) for r in rows]
 
     def cues(self, media_id: str) -> list[Cue]:
         rows = self.db.execute(
-            "SELECT track, start_ms, end_ms, text, language FROM cues WHERE media_id=?"
-            " ORDER BY track, idx",
+            "SELECT track, start_ms, end_ms, text, language FROM cues WHERE media_id=? ORDER BY track, idx",
             (media_id,),
         )
         return [Cue(media_id, *r) for r in rows]
@@ -351,10 +416,20 @@ class Store:
                 parts = tp.parts
                 db.execute(
                     "INSERT INTO talking_points VALUES (?,?,?,?,?,?,?,?,?)",
-                    (tp.id, rank, tp.score, tp.label,
-                     json.dumps([parts.breadth, parts.tightness, parts.specificity, parts.timing, parts.accounts]),
-                     tp.n_media, tp.n_channels, json.dumps(list(tp.languages)), tp.first_published),
-                )  # fmt: skip
+                    (
+                        tp.id,
+                        rank,
+                        tp.score,
+                        tp.label,
+                        json.dumps(
+                            [parts.breadth, parts.tightness, parts.specificity, parts.timing, parts.accounts]
+                        ),
+                        tp.n_media,
+                        tp.n_channels,
+                        json.dumps(list(tp.languages)),
+                        tp.first_published,
+                    ),
+                )
                 db.executemany(
                     "INSERT OR REPLACE INTO members VALUES (?,?,?,?)",
                     [(tp.id, m.unit.id, m.similarity, m.relation) for m in tp.members],
@@ -375,9 +450,18 @@ class Store:
         ):
             ordered = sorted(members.get(r[0], []), key=lambda m: (m.unit.media_id, m.unit.start_ms))
             points.append(
-                TalkingPoint(r[0], r[1], tuple(ordered), r[2], ScoreParts(*json.loads(r[3])),
-                             r[4], r[5], tuple(json.loads(r[6])), r[7])
-            )  # fmt: skip
+                TalkingPoint(
+                    r[0],
+                    r[1],
+                    tuple(ordered),
+                    r[2],
+                    ScoreParts(*json.loads(r[3])),
+                    r[4],
+                    r[5],
+                    tuple(json.loads(r[6])),
+                    r[7],
+                )
+            )
         return points
 
     # ---- runs ----------------------------------------------------------------------------

@@ -135,10 +135,10 @@ def _runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
     for _, same_language in groupby(pieces, key=lambda p: p.language):
         current: list[Piece] = []
         for piece in same_language:
-            if current and piece.start_ms - current[-1].end_ms >= PAUSE_MS:
-                if not _ends_sentence(current[-1].text):
-                    runs.append(current)
-                    current = []
+            paused = bool(current) and piece.start_ms - current[-1].end_ms >= PAUSE_MS
+            if paused and not _ends_sentence(current[-1].text):
+                runs.append(current)
+                current = []
             current.append(piece)
         if current:
             runs.append(current)
@@ -153,9 +153,7 @@ def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
     for segment in segments:
         if segment.words:
             pieces.extend(
-                Piece(w.text, w.start_ms, w.end_ms, segment.language)
-                for w in segment.words
-                if w.text
+                Piece(w.text, w.start_ms, w.end_ms, segment.language) for w in segment.words if w.text
             )
         else:
             pieces.append(Piece(segment.text, segment.start_ms, segment.end_ms, segment.language))

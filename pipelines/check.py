@@ -66,15 +66,27 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
         known = [m.unit for tp in points for m in tp.members]
         known_vectors = embedder.encode_cached([u.text for u in known], store)
     units = list(result.units)
-    matches = match_units(units, embedder.encode([u.text for u in units]), points, known,
-                          known_vectors, semantic_threshold(embed_model), options.verbatim_jaccard)  # fmt: skip
+    matches = match_units(
+        units,
+        embedder.encode([u.text for u in units]),
+        points,
+        known,
+        known_vectors,
+        semantic_threshold(embed_model),
+        options.verbatim_jaccard,
+    )
     return {
-        "media": {"id": result.media.id, "path": str(media_path), "duration_s": seconds(result.media.duration_ms),
-                  "languages": sorted({u.language for u in units}), "notes": list(result.notes)},
+        "media": {
+            "id": result.media.id,
+            "path": str(media_path),
+            "duration_s": seconds(result.media.duration_ms),
+            "languages": sorted({u.language for u in units}),
+            "notes": list(result.notes),
+        },
         "store": str(store_path),
         "n_units": len(units),
         "matches": [_match_entry(m, rows, result.media.id) for m in matches],
-    }  # fmt: skip
+    }
 
 
 def match_units(
@@ -120,17 +132,28 @@ def _match_entry(match: Match, rows: dict[str, Any], own_id: str) -> dict[str, A
             continue
         row = rows.get(member.unit.media_id)
         source = row.media.source if row else Source()
-        others.append({
-            "media_id": member.unit.media_id, "path": row.rel_path if row else None,
-            "channel": source.channel, "published": source.published,
-            "start_s": seconds(member.unit.start_ms), "end_s": seconds(member.unit.end_ms),
-            "text": member.unit.text, "url_at": url_at(source.url, member.unit.start_ms),
-        })  # fmt: skip
+        others.append(
+            {
+                "media_id": member.unit.media_id,
+                "path": row.rel_path if row else None,
+                "channel": source.channel,
+                "published": source.published,
+                "start_s": seconds(member.unit.start_ms),
+                "end_s": seconds(member.unit.end_ms),
+                "text": member.unit.text,
+                "url_at": url_at(source.url, member.unit.start_ms),
+            }
+        )
     return {
-        "talking_point": match.talking_point.id, "rank": match.rank,
-        "label": match.talking_point.label, "similarity": match.similarity,
-        "relation": match.relation, "start_s": seconds(match.unit.start_ms),
-        "end_s": seconds(match.unit.end_ms), "text": match.unit.text,
-        "language": match.unit.language, "source": match.unit.source,
+        "talking_point": match.talking_point.id,
+        "rank": match.rank,
+        "label": match.talking_point.label,
+        "similarity": match.similarity,
+        "relation": match.relation,
+        "start_s": seconds(match.unit.start_ms),
+        "end_s": seconds(match.unit.end_ms),
+        "text": match.unit.text,
+        "language": match.unit.language,
+        "source": match.unit.source,
         "also_said_by": others,
-    }  # fmt: skip
+    }

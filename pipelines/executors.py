@@ -9,7 +9,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,7 +43,7 @@ class SerialExecutor:
                 yield item, exc
 
 
-class LocalPoolExecutor(Generic[T, R]):
+class LocalPoolExecutor:
     """A pool of worker processes on this machine, each loading its models once."""
 
     def __init__(self, workers: int) -> None:

@@ -14,7 +14,7 @@ from analyzer.records import Cue, Media, MediaInput, Segment, SubtitleTrack, Uni
 from analyzer.store import MediaResult
 from analyzer.subtitles.embedded import embedded_tracks
 from analyzer.subtitles.read import language_from_filename, read_subtitle_file
-from analyzer.transcribe import Transcriber, TranscribeOptions, create
+from analyzer.transcribe import TranscribeOptions, Transcriber, create
 from analyzer.units import units_from_cues, units_from_segments
 
 _TRANSCRIBERS: dict[TranscribeOptions, Transcriber] = {}

@@ -21,7 +21,7 @@ from analyzer.coordination import (
     find_reuploads,
 )
 from analyzer.embed import Embedder
-from analyzer.errors import ChorusError, MediaError
+from analyzer.errors import ChorusError, MediaError, ModelError
 from analyzer.media import file_sha256, media_id_for
 from analyzer.records import MediaInput, TalkingPoint, Unit
 from analyzer.report.findings import build_findings, write_json
@@ -91,7 +91,7 @@ def run_media_stages(
     jobs: list[MediaJob] = []
     seen: dict[str, str] = {}
     keep: set[str] = set()
-    copies: list[tuple[MediaInput, str, str]] = []
+    copies: list[tuple[MediaInput, str]] = []
     for item in inputs:
         media_id, sha, error = _identify(item)
         if error is not None or sha is None:
@@ -99,7 +99,7 @@ def run_media_stages(
             keep.add(media_id)
             continue
         if media_id in seen:  # byte-identical copy under another name: a re-upload
-            copies.append((item, media_id, sha))
+            copies.append((item, media_id))
             continue
         seen[media_id] = item.rel_path
         keep.add(media_id)
@@ -108,17 +108,19 @@ def run_media_stages(
             summary.n_reused += 1
             continue
         jobs.append(MediaJob(item, media_id, sha, options.transcribe, options.max_duration_s))
-    for item, media_id, sha in copies:
-        copy_id = f"{media_id}-{hashlib.sha256(item.rel_path.encode()).hexdigest()[:4]}"
-        keep.add(copy_id)
-        _copy_media(store, media_id, copy_id, item)
+    copy_ids = [
+        (item, media_id, f"{media_id}-{hashlib.sha256(item.rel_path.encode()).hexdigest()[:4]}")
+        for item, media_id in copies
+    ]
+    keep.update(copy_id for _, _, copy_id in copy_ids)
     store.forget_missing(keep)
 
-    done = 0
-    total = len(jobs)
     if progress:
-        progress("transcribe", 0, total)
-    for job, result in make_executor(options.workers).map_unordered(process_media, jobs):
+        progress("transcribe", 0, len(jobs))
+    results = make_executor(options.workers).map_unordered(process_media, jobs)
+    for done, (job, result) in enumerate(results, 1):
+        if isinstance(result, ModelError):
+            raise result  # not this item's fault: every item would fail the same way
         if isinstance(result, BaseException):
             reason = str(result) if isinstance(result, ChorusError) else f"{type(result).__name__}: {result}"
             if not isinstance(result, MediaError):
@@ -127,9 +129,10 @@ def run_media_stages(
         else:
             store.save_result(result)
             summary.n_processed += 1
-        done += 1
         if progress:
-            progress("transcribe", done, total)
+            progress("transcribe", done, len(jobs))
+    for item, media_id, copy_id in copy_ids:  # after the originals are in the store
+        _copy_media(store, media_id, copy_id, item)
     return summary
 
 
@@ -142,7 +145,9 @@ def _copy_media(store: Store, original_id: str, copy_id: str, item: MediaInput) 
     row = store.media_row(original_id)
     if row is None or row.status != "ok":
         return
-    units = tuple(replace(u, id=u.id + "-" + copy_id[-4:], media_id=copy_id) for u in store.units([original_id]))
+    units = tuple(
+        replace(u, id=u.id + "-" + copy_id[-4:], media_id=copy_id) for u in store.units([original_id])
+    )
     result = MediaResult(
         media=replace(row.media, id=copy_id, path=item.path, source=item.source),
         rel_path=item.rel_path,
@@ -196,9 +201,13 @@ def corpus_stages(
             store.set_duplicate(row.media.id, marked)
     infos = media_infos(store.media_rows())
     pairs = candidate_pairs(
-        [u.text for u in units], vectors, [u.media_id for u in units], threshold,
-        options.lexical_threshold, options.neighbours,
-    )  # fmt: skip
+        [u.text for u in units],
+        vectors,
+        [u.media_id for u in units],
+        threshold,
+        options.lexical_threshold,
+        options.neighbours,
+    )
     timings["similarity"] = time.perf_counter() - started
 
     started = time.perf_counter()

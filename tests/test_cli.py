@@ -10,9 +10,11 @@ from analyzer.cli import app
 
 
 def test_cli_help_is_instant_and_imports_no_heavy_module():
-    code = ("import sys; from analyzer.cli import app; "
-            "heavy = [m for m in ('torch', 'faster_whisper', 'sentence_transformers', 'hdbscan', 'spacy', 'av') "
-            "if m in sys.modules]; print(heavy)")  # fmt: skip
+    code = (
+        "import sys; from analyzer.cli import app; "
+        "heavy = [m for m in ('torch', 'faster_whisper', 'sentence_transformers', 'hdbscan', 'spacy', 'av') "
+        "if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -16,9 +16,16 @@ from analyzer.records import Source, Unit
 
 @pytest.mark.parametrize(
     ("handle", "expected"),
-    [("@freevalley_voice_x7k2q", True), ("@valleylife_93fj1", True), ("user_839271", True),
-     ("@SarahHikes", False), ("@toms_kitchen", False), ("@news_2024", False), (None, False)],
-)  # fmt: skip
+    [
+        ("@freevalley_voice_x7k2q", True),
+        ("@valleylife_93fj1", True),
+        ("user_839271", True),
+        ("@SarahHikes", False),
+        ("@toms_kitchen", False),
+        ("@news_2024", False),
+        (None, False),
+    ],
+)
 def test_coordination_random_handles(handle, expected):
     assert looks_random_handle(handle) is expected
 
@@ -34,7 +41,11 @@ def _unit(i, media, text, start, language="en"):
 
 
 def test_coordination_reupload_needs_same_words_at_same_times():
-    lines = ["We are free to live our lives here.", "Nobody forces me to do anything.", "Foreign media tell lies."]
+    lines = [
+        "We are free to live our lives here.",
+        "Nobody forces me to do anything.",
+        "Foreign media tell lies.",
+    ]
     units = [_unit(i, "a", t, 1000 + 3000 * i) for i, t in enumerate(lines)]
     units += [_unit(10 + i, "b", t, 1200 + 3000 * i) for i, t in enumerate(lines)]  # same recording
     units += [_unit(20 + i, "c", t, 500 + 4100 * i) for i, t in enumerate(lines)]  # another speaker
@@ -51,16 +62,22 @@ def test_coordination_generic_lines_rank_below_specific_ones():
     script, greeting = rng.normal(size=16), rng.normal(size=16)
     units, vectors = [], []
     for i in range(4):
-        units.append(_unit(2 * i, f"m{i}", "We are free to live our lives the way we choose in this valley.", 0))
+        units.append(
+            _unit(2 * i, f"m{i}", "We are free to live our lives the way we choose in this valley.", 0)
+        )
         units.append(_unit(2 * i + 1, f"m{i}", "Hello everyone, welcome back to my channel.", 5000))
         vectors += [script + rng.normal(scale=0.01, size=16), greeting + rng.normal(scale=0.01, size=16)]
     matrix = np.array(vectors, dtype=np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    media = {f"m{i}": MediaInfo(f"m{i}", Source(channel=f"c{i}", handle=f"@voice_{i}x9k2"), 9000) for i in range(4)}
+    media = {
+        f"m{i}": MediaInfo(f"m{i}", Source(channel=f"c{i}", handle=f"@voice_{i}x9k2"), 9000) for i in range(4)
+    }
     generic = (greeting / np.linalg.norm(greeting))[None, :].astype(np.float32)
     groups = [[0, 2, 4, 6], [1, 3, 5, 7]]
-    points = build_talking_points(groups, units, matrix, media, generic, ScoreOptions(semantic_threshold=0.85))
-    assert [p.label for p in points][0].startswith("We are free")
+    points = build_talking_points(
+        groups, units, matrix, media, generic, ScoreOptions(semantic_threshold=0.85)
+    )
+    assert next(p.label for p in points).startswith("We are free")
     assert points[0].id == "tp-0001" and points[0].n_media == 4 and points[0].n_channels == 4
     assert points[0].parts.accounts == 1.0
     assert points[1].parts.specificity < points[0].parts.specificity

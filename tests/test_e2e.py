@@ -98,8 +98,19 @@ def test_e2e_findings_follow_the_contract(demo_scan, truth):
     findings = demo_scan["findings"]
     assert findings["schema"] == "chorus.findings/1"
     assert {"asr_model", "embed_model"} <= set(findings["settings"])
-    media_keys = {"id", "path", "duration_s", "channel", "uploader", "published", "url",
-                  "languages", "duplicate_of", "status", "error"}  # fmt: skip
+    media_keys = {
+        "id",
+        "path",
+        "duration_s",
+        "channel",
+        "uploader",
+        "published",
+        "url",
+        "languages",
+        "duplicate_of",
+        "status",
+        "error",
+    }
     for m in findings["media"]:
         assert media_keys <= set(m)
     failed = [m for m in findings["media"] if m["status"] == "failed"]

@@ -39,7 +39,7 @@ def test_media_info_json_wrong_types_are_ignored_and_bad_json_named(tmp_path):
     assert source.channel == "U" and source.published is None
     bad = tmp_path / "b.info.json"
     bad.write_text("{not json")
-    with pytest.raises(MediaError, match="b.info.json"):
+    with pytest.raises(MediaError, match=r"b\.info\.json"):
         read_info_json(str(bad))
 
 
@@ -50,11 +50,11 @@ def test_media_decode_audio_to_16k_mono():
 
 
 def test_media_decode_rejects_broken_and_silent_video(tmp_path):
-    with pytest.raises(MediaError, match="broken_clip.mp4"):
+    with pytest.raises(MediaError, match=r"broken_clip\.mp4"):
         decode_audio(str(SAMPLES / "videos" / "broken_clip.mp4"))
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with pytest.raises(MediaError, match="empty.mp4"):
+    with pytest.raises(MediaError, match=r"empty\.mp4"):
         decode_audio(str(empty))
     video_only = tmp_path / "video_only.mp4"
     _write_video_only(video_only)

@@ -11,12 +11,33 @@ EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 def _findings():
     source = Source(channel=EVIL, url="javascript:alert(3)", published="2024-03-11", title=EVIL)
     row = MediaRow(Media("m-1", "/x/a.mp4", "f" * 64, 9000, source), "a.mp4", "ok", None, None, ("en",), "wb")
-    row2 = MediaRow(Media("m-2", "/x/b.mp4", "e" * 64, 9000, Source(url="https://v.example/watch?v=b&t=9")),
-                    "b.mp4", "ok", None, None, ("en",), "wb")  # fmt: skip
-    failed = MediaRow(Media("m-3", "/x/c.mp4", "", 0, Source()), "c.mp4", "failed", "c.mp4: truncated", None, (), None)
-    units = [Unit("u1", "m-1", 3100, 6800, EVIL, "en", "subtitle"), Unit("u2", "m-2", 61_000, 64_000, "line", "en", "asr")]
-    tp = TalkingPoint("tp-0001", EVIL, tuple(Member(u, 0.9, "paraphrase") for u in units), 0.7,
-                      ScoreParts(0.5, 0.5, 1.0, 0.5, 0.0), 2, 2, ("en",), "2024-03-11")  # fmt: skip
+    row2 = MediaRow(
+        Media("m-2", "/x/b.mp4", "e" * 64, 9000, Source(url="https://v.example/watch?v=b&t=9")),
+        "b.mp4",
+        "ok",
+        None,
+        None,
+        ("en",),
+        "wb",
+    )
+    failed = MediaRow(
+        Media("m-3", "/x/c.mp4", "", 0, Source()), "c.mp4", "failed", "c.mp4: truncated", None, (), None
+    )
+    units = [
+        Unit("u1", "m-1", 3100, 6800, EVIL, "en", "subtitle"),
+        Unit("u2", "m-2", 61_000, 64_000, "line", "en", "asr"),
+    ]
+    tp = TalkingPoint(
+        "tp-0001",
+        EVIL,
+        tuple(Member(u, 0.9, "paraphrase") for u in units),
+        0.7,
+        ScoreParts(0.5, 0.5, 1.0, 0.5, 0.0),
+        2,
+        2,
+        ("en",),
+        "2024-03-11",
+    )
     return build_findings([row, row2, failed], [tp], {"asr_model": "whisper-base", "embed_model": "e5"})
 
 
@@ -30,7 +51,11 @@ def test_report_findings_contract_and_round_trip(tmp_path):
     findings = _findings()
     assert findings["schema"] == SCHEMA
     member = findings["talking_points"][0]["members"][1]
-    assert (member["start_s"], member["end_s"], member["url_at"]) == (61.0, 64.0, "https://v.example/watch?v=b&t=61")
+    assert (member["start_s"], member["end_s"], member["url_at"]) == (
+        61.0,
+        64.0,
+        "https://v.example/watch?v=b&t=61",
+    )
     assert findings["media"][2]["status"] == "failed" and findings["media"][2]["duration_s"] is None
     write_json(tmp_path / "f.json", findings)
     assert read_findings(tmp_path / "f.json") == findings

@@ -8,17 +8,23 @@ from analyzer.similarity import candidate_pairs, lexical_pairs, normalise_text, 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("We are FREE!", "we are free"), ("  «Мы свободны»  ", "мы свободны"), ("我们，是自由的。", "我们 是自由的")],
+    [
+        ("We are FREE!", "we are free"),
+        ("  «Мы свободны»  ", "мы свободны"),
+        ("我们，是自由的。", "我们 是自由的"),
+    ],
 )
 def test_similarity_normalise_text(raw, expected):
     assert normalise_text(raw) == expected
 
 
 def test_similarity_lexical_pairs_link_near_copies_across_media_only():
-    texts = ["We are free to live our lives the way we choose.",
-             "We are free to live our lives as we choose.",
-             "We are free to live our lives the way we choose.",
-             "The weather was lovely on the river trail."]  # fmt: skip
+    texts = [
+        "We are free to live our lives the way we choose.",
+        "We are free to live our lives as we choose.",
+        "We are free to live our lives the way we choose.",
+        "The weather was lovely on the river trail.",
+    ]
     groups = ["a", "b", "a", "c"]
     pairs = lexical_pairs(texts, groups, 0.5)
     assert (0, 1) in pairs and (1, 2) in pairs

@@ -6,7 +6,18 @@ import numpy as np
 import pytest
 
 from analyzer.errors import StoreError
-from analyzer.records import Cue, Media, Member, ScoreParts, Segment, Source, SubtitleTrack, TalkingPoint, Unit, Word
+from analyzer.records import (
+    Cue,
+    Media,
+    Member,
+    ScoreParts,
+    Segment,
+    Source,
+    SubtitleTrack,
+    TalkingPoint,
+    Unit,
+    Word,
+)
 from analyzer.store import MediaResult, Store
 
 
@@ -24,7 +35,9 @@ def test_store_round_trips_a_media_result(tmp_path):
         store.save_result(_result())
         assert store.done("m-abc", "whisper-base") and not store.done("m-abc", "other-model")
         row = store.media_row("m-abc")
-        assert row is not None and row.status == "ok" and row.languages == ("en",) and row.notes == ("a note",)
+        assert (
+            row is not None and row.status == "ok" and row.languages == ("en",) and row.notes == ("a note",)
+        )
         assert store.segments("m-abc")[0].words == (Word(0, 200, "We", 0.9),)
         assert store.cues("m-abc")[0].text == "We are free."
         assert store.tracks("m-abc")[0][1] == 1
@@ -51,8 +64,17 @@ def test_store_talking_points_round_trip(tmp_path):
     result = _result()
     with Store(tmp_path / "c.db") as store:
         store.save_result(result)
-        tp = TalkingPoint("tp-0001", "We are free.", (Member(result.units[0], 0.97, "verbatim"),), 0.8,
-                          ScoreParts(0.5, 0.9, 1.0, 0.5, 1.0), 3, 2, ("en",), "2024-03-11")  # fmt: skip
+        tp = TalkingPoint(
+            "tp-0001",
+            "We are free.",
+            (Member(result.units[0], 0.97, "verbatim"),),
+            0.8,
+            ScoreParts(0.5, 0.9, 1.0, 0.5, 1.0),
+            3,
+            2,
+            ("en",),
+            "2024-03-11",
+        )
         store.save_talking_points([tp])
         assert store.talking_points() == [tp]
 
@@ -68,7 +90,7 @@ def test_store_refuses_other_schema_and_non_sqlite(tmp_path):
         Store(path)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(StoreError, match="junk.db"):
+    with pytest.raises(StoreError, match=r"junk\.db"):
         Store(junk)
     with pytest.raises(StoreError, match="chorus scan"):
         Store(tmp_path / "missing.db", create=False)

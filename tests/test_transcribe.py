@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from analyzer.media import decode_audio
@@ -22,7 +24,7 @@ def test_transcribe_jfk_gives_the_known_text_with_word_times(whisper):
     assert transcript.language == "en" and all(s.language == "en" for s in transcript.segments)
     words = [w for s in transcript.segments for w in s.words]
     assert len(words) >= 20
-    assert all(a.start_ms <= b.start_ms for a, b in zip(words, words[1:], strict=False))
+    assert all(a.start_ms <= b.start_ms for a, b in itertools.pairwise(words))
     assert all(0 < s.confidence <= 1 for s in transcript.segments)
 
 

@@ -9,7 +9,11 @@ from analyzer.units import split_sentences, units_from_cues, units_from_segments
 @pytest.mark.parametrize(
     ("text", "language", "expected"),
     [
-        ("我们是自由的。我在这里出生长大！你相信吗？", "zh", ["我们是自由的。", "我在这里出生长大！", "你相信吗？"]),
+        (
+            "我们是自由的。我在这里出生长大！你相信吗？",
+            "zh",
+            ["我们是自由的。", "我在这里出生长大！", "你相信吗？"],
+        ),
         ("We are free. I was born here! Are you?", "en", ["We are free.", "I was born here!", "Are you?"]),
         ("Nous sommes libres. Je suis né ici.", "fr", ["Nous sommes libres.", "Je suis né ici."]),
         ("Мы свободны. Я родился здесь.", "ru", ["Мы свободны.", "Я родился здесь."]),
@@ -21,10 +25,24 @@ def test_units_split_sentences_per_language(text, language, expected):
 
 
 def test_units_asr_sentences_are_timed_by_their_words():
-    words = [("We", 0, 200), ("are", 200, 400), ("free.", 400, 900), ("Born", 1500, 1800),
-             ("and", 1800, 1900), ("raised", 1900, 2300), ("here.", 2300, 2800)]  # fmt: skip
-    segment = Segment("m-1", 0, 2800, "We are free. Born and raised here.", "en", 0.9,
-                      words=tuple(Word(s, e, t, 0.9) for t, s, e in words))  # fmt: skip
+    words = [
+        ("We", 0, 200),
+        ("are", 200, 400),
+        ("free.", 400, 900),
+        ("Born", 1500, 1800),
+        ("and", 1800, 1900),
+        ("raised", 1900, 2300),
+        ("here.", 2300, 2800),
+    ]
+    segment = Segment(
+        "m-1",
+        0,
+        2800,
+        "We are free. Born and raised here.",
+        "en",
+        0.9,
+        words=tuple(Word(s, e, t, 0.9) for t, s, e in words),
+    )
     units = units_from_segments([segment])
     assert [(u.text, u.start_ms, u.end_ms) for u in units] == [
         ("We are free.", 0, 900),
@@ -47,8 +65,10 @@ def test_units_a_sentence_split_over_two_cues_becomes_one_unit():
 
 
 def test_units_chinese_cues_join_without_spaces_and_split_on_full_stops():
-    cues = [Cue("m-3", "stream:2", 0, 1000, "我们是自由的。我在", "zh"),
-            Cue("m-3", "stream:2", 1000, 2000, "这里出生。", "zh")]  # fmt: skip
+    cues = [
+        Cue("m-3", "stream:2", 0, 1000, "我们是自由的。我在", "zh"),
+        Cue("m-3", "stream:2", 1000, 2000, "这里出生。", "zh"),
+    ]
     units = units_from_cues(cues, None)
     assert [u.text for u in units] == ["我们是自由的。", "我在这里出生。"]
     assert units[0].language == "zh"

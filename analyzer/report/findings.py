@@ -55,9 +55,7 @@ def media_entry(row: MediaRow) -> dict[str, Any]:
     }
 
 
-def talking_point_entry(
-    rank: int, tp: TalkingPoint, media: Mapping[str, MediaRow]
-) -> dict[str, Any]:
+def talking_point_entry(rank: int, tp: TalkingPoint, media: Mapping[str, MediaRow]) -> dict[str, Any]:
     members = []
     for m in tp.members:
         row = media.get(m.unit.media_id)

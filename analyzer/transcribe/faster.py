@@ -13,7 +13,7 @@ from analyzer.transcribe.base import TranscribeOptions, Transcript, register
 
 
 def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 @register("faster-whisper")
