@@ -181,7 +181,7 @@ def corpus_stages(
         progress("embed", 0, len(units))
     embedder = Embedder(options.embed_model)
     vectors = embedder.encode_cached([u.text for u in units], store) if units else np.zeros((0, 1))
-    generic = embedder.encode(list(GENERIC_PHRASES)) if units else np.zeros((0, 1))
+    generic = embedder.encode_cached(list(GENERIC_PHRASES), store) if units else np.zeros((0, 1))
     summary.n_embedded = embedder.computed
     if progress:
         progress("embed", len(units), len(units))

@@ -36,14 +36,20 @@ def _readable_in_english(file: str, truth: dict[str, Any]) -> bool:
     return media["language"] == "en" or any(s["language"] == "en" for s in media["subtitles"])
 
 
-def _overlaps(member: dict[str, Any], utterance: dict[str, Any]) -> bool:
-    return member["start_s"] < utterance["end_s"] + 0.5 and member["end_s"] > utterance["start_s"] - 0.5
+def _overlap(member: dict[str, Any], utterance: dict[str, Any]) -> float:
+    return min(member["end_s"], utterance["end_s"]) - max(member["start_s"], utterance["start_s"])
 
 
 def _label_member(member: dict[str, Any], file: str, truth: dict[str, Any]) -> set[str]:
-    """What the truth says was spoken where this member is: line ids, 'generic', 'independent'."""
+    """What the truth says was spoken where this member is: a line id, 'generic' or 'independent'.
+
+    The utterance that overlaps the member most is the one it quotes (unpunctuated ASR may
+    run two utterances together, then each counts).
+    """
     media = next(m for m in truth["media"] if m["file"] == file)
-    return {u["line"] or u["kind"] for u in media["utterances"] if _overlaps(member, u)}
+    spans = [(_overlap(member, u), u["line"] or u["kind"]) for u in media["utterances"]]
+    length = max(0.1, member["end_s"] - member["start_s"])
+    return {label for overlap, label in spans if overlap > 0.3 * min(length, 2.0)}
 
 
 def test_e2e_every_script_line_is_found_with_the_right_media(demo_scan, truth):
