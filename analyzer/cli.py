@@ -76,6 +76,7 @@ def scan(
         f"{summary.n_media} media: {summary.n_processed} processed{reused}, {summary.n_failed} failed; "
         f"{summary.n_units} units, {summary.n_embedded} newly embedded"
     )
+    console.print("time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings.items()))
     _print_top(console, summary.talking_points[:top])
     console.print(f"wrote {summary.findings_path}, {summary.report_path}, {summary.store_path}")
 
@@ -134,9 +135,9 @@ def _print_top(console: Any, points: list[Any]) -> None:
 @app.command()
 def check(
     video: Annotated[Path, typer.Argument(help="The media file to check.")],
-    store: Annotated[Path, typer.Option(help="A chorus.db written by `chorus scan`.")] = Path(
-        "out/run/chorus.db"
-    ),
+    store: Annotated[
+        Path, typer.Option("--store", "--corpus", help="A chorus.db written by `chorus scan`.")
+    ] = Path("out/run/chorus.db"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Check one video against everything already scanned: which known lines it repeats."""

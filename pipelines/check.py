@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
         settings = store.last_settings()
         embed_model = str(settings.get("embed_model", "multilingual-e5-small"))
         asr_model = str(settings.get("asr_model", options.transcribe.model))
-        transcribe = TranscribeOptions(**{**options.transcribe.__dict__, "model": asr_model})
+        transcribe = replace(options.transcribe, model=asr_model)  # the store's own ASR model
         sha = file_sha256(path)
         siblings = sorted(p.name for p in media_path.parent.iterdir())
         item = MediaInput(

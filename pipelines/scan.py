@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from analyzer.records import MediaInput, TalkingPoint, Unit
 from analyzer.report.findings import build_findings, write_json
 from analyzer.report.html import write_report
 from analyzer.similarity import candidate_pairs
-from analyzer.store import MediaRow, Store
+from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
 from pipelines.executors import make_executor
 from pipelines.media_stages import MediaJob, process_media
@@ -138,10 +138,6 @@ def run_media_stages(
 
 def _copy_media(store: Store, original_id: str, copy_id: str, item: MediaInput) -> None:
     """A byte-identical file: reuse the original's results under its own id and source."""
-    from dataclasses import replace
-
-    from analyzer.store import MediaResult
-
     row = store.media_row(original_id)
     if row is None or row.status != "ok":
         return

@@ -177,3 +177,21 @@ def test_e2e_check_finds_the_script_in_an_unseen_video(demo_scan, truth):
             found_lines |= _label_member(other, paths[other["media_id"]], truth) - {"generic", "independent"}
         assert match["also_said_by"], "a match must say who else says it"
     assert expected_lines <= found_lines
+
+
+def test_e2e_cli_check_json(demo_scan):
+    import json
+
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    clip = SAMPLES / "videos" / "valleylife_93fj1_water_plant.mp4"
+    result = CliRunner().invoke(
+        app, ["check", str(clip), "--corpus", str(demo_scan["out"] / "chorus.db"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["media"]["path"].endswith("valleylife_93fj1_water_plant.mp4")
+    labels = " ".join(m["label"] for m in data["matches"]).lower()
+    assert "water plant" in labels and "school" in labels

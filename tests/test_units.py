@@ -79,3 +79,24 @@ def test_units_ids_are_stable_and_distinct():
     first, second = units_from_cues(cue, "en"), units_from_cues(cue, "en")
     assert [u.id for u in first] == [u.id for u in second]
     assert len({u.id for u in first}) == 2
+
+
+def test_units_an_unpunctuated_pause_ends_a_sentence():
+    words = [
+        ("Hi", 0, 200),
+        ("everyone", 200, 700),
+        ("The", 1600, 1700),
+        ("new", 1700, 1900),
+        ("water", 1900, 2200),
+        ("plant", 2200, 2600),
+    ]
+    segment = Segment(
+        "m-5",
+        0,
+        2600,
+        "Hi everyone The new water plant",
+        "en",
+        0.8,
+        words=tuple(Word(s, e, t, 0.9) for t, s, e in words),
+    )
+    assert [u.text for u in units_from_segments([segment])] == ["Hi everyone", "The new water plant"]
