@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -240,6 +241,7 @@ def decode_audio(path: str, max_duration_ms: int | None = None) -> np.ndarray:
 
 
 def _reason(exc: BaseException) -> str:
+    """FFmpeg's words for what went wrong, without the errno and the path it repeats."""
     text = str(exc)
-    # PyAV repeats the path in its messages; the caller already names the file.
-    return text.split(": '", 1)[0] if ": '" in text else text
+    text = text.split(": '", 1)[0] if ": '" in text else text  # the caller names the file
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text)
