@@ -19,7 +19,7 @@ from statistics import median
 
 import numpy as np
 
-from analyzer.records import Member, Relation, ScoreParts, Source, TalkingPoint, Unit
+from analyzer.records import Member, Relation, ScoreParts, Script, Source, TalkingPoint, Unit
 from analyzer.similarity import jaccard, shingles
 from analyzer.units import letters
 
@@ -47,6 +47,7 @@ GENERIC_PHRASES = (
 )
 
 _UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
+MIN_SCRIPT_SPECIFICITY = 0.5  # below this a line is boilerplate (see _talking_point)
 _RANDOM_SUFFIX = re.compile(r"(?:^|[_.\-])([a-z0-9]{4,10})$")
 
 
@@ -272,3 +273,64 @@ def _talking_point(
         languages=languages,
         first_published=dates[0] if dates else None,
     )
+
+
+def group_scripts(
+    points: Sequence[TalkingPoint], media: Mapping[str, MediaInfo], min_shared: int = 2
+) -> list[Script]:
+    """Group talking points that co-occur in the same media into scripts.
+
+    Two lines belong to one script when at least ``min_shared`` distinct media (re-uploads
+    collapsed) recite both and their media sets overlap by half or more (Jaccard); a
+    script is a connected group of two or more such lines. Boilerplate (greetings,
+    sign-offs: low specificity) travels with everything and is never a script line.
+    """
+    points = [tp for tp in points if tp.parts.specificity >= MIN_SCRIPT_SPECIFICITY]
+
+    def roots(tp: TalkingPoint) -> frozenset[str]:
+        return frozenset(
+            (media[m.unit.media_id].duplicate_of or m.unit.media_id)
+            if m.unit.media_id in media
+            else m.unit.media_id
+            for m in tp.members
+        )
+
+    sets = [roots(tp) for tp in points]
+    parent = list(range(len(points)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    by_media: dict[str, list[int]] = defaultdict(list)
+    for i, medium_set in enumerate(sets):
+        for m in medium_set:
+            by_media[m].append(i)
+    shared: dict[tuple[int, int], int] = defaultdict(int)  # only pairs that share a medium
+    for indices in by_media.values():
+        for x, i in enumerate(indices):
+            for j in indices[x + 1 :]:
+                shared[(i, j)] += 1
+    for (i, j), n in shared.items():
+        if n >= min_shared and n / (len(sets[i]) + len(sets[j]) - n) >= 0.5:
+            parent[find(j)] = find(i)
+    components: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(points)):
+        components[find(i)].append(i)
+    scripts: list[Script] = []
+    for members in sorted((c for c in components.values() if len(c) >= 2), key=min):
+        counts: dict[str, int] = defaultdict(int)
+        for i in members:
+            for m in sets[i]:
+                counts[m] += 1
+        reciting = sorted(m for m, n in counts.items() if 2 * n >= len(members))
+        scripts.append(
+            Script(
+                id=f"script-{len(scripts) + 1:02d}",
+                talking_points=tuple(points[i].id for i in sorted(members)),
+                media=tuple(reciting),
+            )
+        )
+    return scripts

@@ -138,6 +138,15 @@ class TalkingPoint:
 
 
 @dataclass(frozen=True)
+class Script:
+    """Talking points that travel together: recited in mostly the same media."""
+
+    id: str
+    talking_points: tuple[str, ...]  # talking point ids, strongest first
+    media: tuple[str, ...]  # media that recite at least half of the script's lines
+
+
+@dataclass(frozen=True)
 class MediaStatus:
     """Outcome of the per-media stages for one input."""
 

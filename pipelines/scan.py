@@ -19,6 +19,7 @@ from analyzer.coordination import (
     ScoreOptions,
     build_talking_points,
     find_reuploads,
+    group_scripts,
 )
 from analyzer.embed import Embedder
 from analyzer.errors import ChorusError, MediaError, ModelError
@@ -251,7 +252,8 @@ def scan(
         points = corpus_stages(store, options, progress, summary)
         started = time.perf_counter()
         rows = store.media_rows()
-        findings = build_findings(rows, points, settings)
+        scripts = group_scripts(points, media_infos(rows))
+        findings = build_findings(rows, points, settings, scripts)
         write_json(out / "findings.json", findings)
         write_report(out / "report.html", findings, scan_root)
         summary.timings["report"] = time.perf_counter() - started

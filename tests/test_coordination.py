@@ -89,3 +89,33 @@ def test_coordination_one_medium_alone_is_not_a_talking_point():
     vectors = np.ones((2, 4), dtype=np.float32) / 2
     media = {"a": MediaInfo("a", Source(), 9000)}
     assert build_talking_points([[0, 1]], units, vectors, media, np.zeros((0, 4)), ScoreOptions(0.85)) == []
+
+
+def _tp(tp_id, media_ids, specificity=1.0):
+    from analyzer.records import Member, ScoreParts, TalkingPoint
+
+    members = tuple(Member(_unit(i, m, "x", 0), 1.0, "verbatim") for i, m in enumerate(media_ids))
+    parts = ScoreParts(1, 1, specificity, 1, 1)
+    return TalkingPoint(tp_id, tp_id, members, 1.0, parts, len(media_ids), 1, ("en",))
+
+
+def test_coordination_scripts_group_lines_that_travel_together():
+    from analyzer.coordination import group_scripts
+
+    media = {m: MediaInfo(m, Source(), 1000) for m in "abcdefgh"}
+    media["h"] = MediaInfo("h", Source(), 1000, duplicate_of="a")
+    points = [
+        _tp("tp-1", "abcd"),
+        _tp("tp-2", "abch"),  # h is a re-upload of a: counts as a
+        _tp("tp-3", "bcd"),
+        _tp("tp-4", "efg"),  # another campaign
+        _tp("tp-5", "ef"),
+        _tp("tp-6", "ag"),  # shares one medium with each: not enough
+        _tp("tp-7", "abcd", specificity=0.15),  # a greeting the same media say: boilerplate
+    ]
+    scripts = group_scripts(points, media)
+    assert [(s.talking_points, s.media) for s in scripts] == [
+        (("tp-1", "tp-2", "tp-3"), ("a", "b", "c", "d")),
+        (("tp-4", "tp-5"), ("e", "f", "g")),
+    ]
+    assert [s.id for s in scripts] == ["script-01", "script-02"]

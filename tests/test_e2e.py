@@ -195,3 +195,19 @@ def test_e2e_cli_check_json(demo_scan):
     assert data["media"]["path"].endswith("valleylife_93fj1_water_plant.mp4")
     labels = " ".join(m["label"] for m in data["matches"]).lower()
     assert "water plant" in labels and "school" in labels
+
+
+def test_e2e_scripts_group_each_campaign(demo_scan, truth):
+    findings = demo_scan["findings"]
+    paths = {m["id"]: _file_of(m["path"], truth) for m in findings["media"]}
+    tp_lines = {}
+    for tp in findings["talking_points"]:
+        labels = [_label_member(m, paths[m["media_id"]], truth) for m in tp["members"]]
+        lines = {x for lab in labels for x in lab} - {"generic", "independent"}
+        tp_lines[tp["id"]] = next(iter(lines)) if len(lines) == 1 else None
+    campaigns = []
+    for script in findings["scripts"]:
+        lines = {tp_lines[t] for t in script["talking_points"]}
+        assert None not in lines, f"{script['id']} holds a line that is no script line"
+        campaigns.append({line[0] for line in lines})
+    assert sorted(map(sorted, campaigns)) == [["A"], ["B"]]

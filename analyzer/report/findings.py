@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from analyzer.records import TalkingPoint
+from analyzer.records import Script, TalkingPoint
 from analyzer.store import MediaRow, now
 
 SCHEMA = "chorus.findings/1"
@@ -97,7 +97,10 @@ def talking_point_entry(rank: int, tp: TalkingPoint, media: Mapping[str, MediaRo
 
 
 def build_findings(
-    rows: Sequence[MediaRow], points: Sequence[TalkingPoint], settings: Mapping[str, Any]
+    rows: Sequence[MediaRow],
+    points: Sequence[TalkingPoint],
+    settings: Mapping[str, Any],
+    scripts: Sequence[Script] = (),
 ) -> dict[str, Any]:
     by_id = {r.media.id: r for r in rows}
     return {
@@ -106,6 +109,9 @@ def build_findings(
         "settings": dict(settings),
         "media": [media_entry(r) for r in rows],
         "talking_points": [talking_point_entry(i, tp, by_id) for i, tp in enumerate(points, 1)],
+        "scripts": [
+            {"id": s.id, "talking_points": list(s.talking_points), "media": list(s.media)} for s in scripts
+        ],
     }
 
 
