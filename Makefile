@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup models demo test lint clean
+.PHONY: setup models demo test lint clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ $(BIN)/python:
 
 setup: .stamp-models
 
-demo: setup
+# Debian's chromium renders report.html headless in tests/test_browser.py. Installed only
+# when missing (apt needs root; CI runs as root on a fresh machine).
+system-deps:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+demo: setup system-deps
 	$(BIN)/chorus scan samples/videos --out out/demo
 
 lint: .stamp-install
@@ -35,7 +40,7 @@ lint: .stamp-install
 	$(BIN)/ruff format --check analyzer pipelines tests benchmarks
 	$(BIN)/mypy analyzer pipelines
 
-test: setup lint
+test: setup system-deps lint
 	$(BIN)/python -m pytest -q
 
 clean:

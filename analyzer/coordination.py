@@ -113,25 +113,78 @@ def find_reuploads(
 
     Two media are one recording when nearly all their spoken sentences match verbatim at
     the same offsets and their durations agree; different speakers reading one script
-    never keep the same timing sentence after sentence.
+    never keep the same timing sentence after sentence. Only pairs that can pass are
+    compared (``_reupload_candidates``), so the cost follows the corpus, not its square.
     """
     by_media: dict[str, list[Unit]] = defaultdict(list)
     for u in units:
         if u.source == "asr":
             by_media[u.media_id].append(u)
     ids = sorted(by_media)
-    sets = {u.id: shingles(u.text) for u in units if u.source == "asr"}
+    sets: dict[str, frozenset[str]] = {}
     duplicates: dict[str, str] = {}
-    for x, a in enumerate(ids):
-        for b in ids[x + 1 :]:
-            da, db_ = media[a].duration_ms, media[b].duration_ms
-            if abs(da - db_) > max(1000, 0.03 * max(da, db_)):
-                continue
-            if not _same_recording(by_media[a], by_media[b], sets, verbatim_jaccard):
-                continue
-            first, later = sorted((a, b), key=lambda m: (media[m].source.published or "9999", m))
-            duplicates.setdefault(later, first)
+    for a, b in _reupload_candidates(by_media, ids, media):
+        for u in (*by_media[a], *by_media[b]):
+            if u.id not in sets:
+                sets[u.id] = shingles(u.text)
+        if not _same_recording(by_media[a], by_media[b], sets, verbatim_jaccard):
+            continue
+        first, later = sorted((a, b), key=lambda m: (media[m].source.published or "9999", m))
+        duplicates.setdefault(later, first)
     return {dup: _root(orig, duplicates) for dup, orig in duplicates.items()}
+
+
+def _reupload_candidates(
+    by_media: Mapping[str, Sequence[Unit]], ids: Sequence[str], media: Mapping[str, MediaInfo]
+) -> list[tuple[str, str]]:
+    """Media pairs (a < b) that may be one recording, in the order a full comparison meets them.
+
+    A pair can only pass ``_same_recording`` when its durations agree, its unit counts are
+    within 1.25x, and at least 80 % of a's units have a near-verbatim twin in b. Twins are
+    found with MinHash LSH over the units' shingles (bands of 4 of 40 hashes: a pair at
+    Jaccard 0.8 shares a band with p = 0.995, identical text always), compared only
+    between media whose durations agree, so a line recited by thousands costs a window
+    of neighbours per unit, not every pair.
+    """
+    from analyzer.similarity import ShingleSets, band_keys
+
+    counts = np.array([len(by_media[m]) for m in ids], dtype=np.int64)
+    eligible = counts >= 2
+    owner = np.concatenate([np.full(counts[i], i) for i in range(len(ids)) if eligible[i]] or [np.zeros(0)])
+    owner = owner.astype(np.int64)
+    texts = [u.text for i, m in enumerate(ids) if eligible[i] for u in by_media[m]]
+    if len(texts) < 2:
+        return []
+    duration = np.array([media[m].duration_ms for m in ids], dtype=np.int64)
+    keys = band_keys(ShingleSets(texts).minhash(40, seed=1), bands=10, rows=4)
+    found: list[np.ndarray] = []
+    for band in range(keys.shape[1]):
+        bucket = np.unique(keys[:, band], return_inverse=True)[1].astype(np.int64)
+        span = duration[owner]
+        order = np.lexsort((span, bucket))
+        combined = (bucket[order] << np.int64(40)) + span[order]
+        limit = np.maximum(span[order] + 1000, np.ceil(span[order] / 0.97).astype(np.int64))
+        hi = np.searchsorted(combined, (bucket[order] << np.int64(40)) + limit, side="right")
+        width = hi - np.arange(len(order)) - 1
+        if width.sum() == 0:
+            continue
+        left = np.repeat(np.arange(len(order)), width)
+        right = left + 1 + (np.arange(len(left)) - np.repeat(np.cumsum(width) - width, width))
+        ua, ub = order[left], order[right]
+        ma, mb = owner[ua], owner[ub]
+        swap = ma > mb
+        ua, ub = np.where(swap, ub, ua), np.where(swap, ua, ub)
+        ma, mb = np.minimum(ma, mb), np.maximum(ma, mb)
+        fits = (ma != mb) & (np.maximum(counts[ma], counts[mb]) <= 1.25 * np.minimum(counts[ma], counts[mb]))
+        # a's unit ua has a twin in b: one record per (pair, unit of a)
+        found.append(np.unique((ma[fits] * len(ids) + mb[fits]) * len(owner) + ua[fits]))
+    if not found:
+        return []
+    twins = np.unique(np.concatenate(found)) // len(owner)
+    pair, support = np.unique(twins, return_counts=True)
+    a, b = pair // len(ids), pair % len(ids)
+    keep = support >= 0.8 * counts[a]
+    return [(ids[i], ids[j]) for i, j in zip(a[keep].tolist(), b[keep].tolist(), strict=True)]
 
 
 def _root(media_id: str, duplicates: Mapping[str, str]) -> str:

@@ -15,6 +15,10 @@ class MediaError(ChorusError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, ...]]:
+        # Rebuilt from its fields when it crosses from a worker process to the driver.
+        return (type(self), (self.path, self.problem))
+
 
 class SubtitleError(ChorusError):
     """A subtitle file or stream could not be read."""
@@ -23,6 +27,9 @@ class SubtitleError(ChorusError):
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, ...]]:
+        return (type(self), (self.path, self.problem))
 
 
 class ModelError(ChorusError):

@@ -30,6 +30,7 @@ class MediaInput:
     source: Source = field(default_factory=Source)
     subtitle_paths: tuple[str, ...] = ()
     metadata_error: str | None = None  # a sidecar that could not be read
+    error: str | None = None  # refused before reading (a manifest path outside the allowed folder)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,58 @@ class Cue:
     end_ms: int
     text: str
     language: str | None = None
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How one subtitle track's clock maps onto the speech: speech = drift * cue + offset.
+
+    ``drift`` is a ratio (1.0 = none; 25/23.976 when cues were timed for another frame
+    rate); ``pairs`` counts the cue-to-speech text matches behind the fit (0 when speech
+    activity alone decided); ``agreement`` is the share of checked cues whose text matches
+    what is said, filled in by the corpus stage (None until then or when nothing could be
+    checked). Cues are re-timed only when ``applied``, i.e. confidence was high enough.
+    """
+
+    media_id: str
+    track: str
+    offset_ms: int
+    drift: float
+    confidence: float  # in [0, 1]
+    pairs: int
+    agreement: float | None = None
+    method: Literal["text", "activity", "none"] = "none"
+    applied: bool = False
+
+
+@dataclass(frozen=True)
+class SubtitleMismatch:
+    """A cue whose text says something that is not what is said while it is shown."""
+
+    media_id: str
+    track: str
+    start_ms: int
+    end_ms: int
+    subtitle_text: str
+    speech_text: str  # the transcript while the cue is shown
+    similarity: float  # cosine of the two texts' multilingual embeddings
+
+
+@dataclass(frozen=True)
+class SubtitleCopy:
+    """Subtitle tracks of different media that are (nearly) the same text over different speech.
+
+    Identical subtitles over different voices are evidence of one script handed out.
+    ``similarity`` is the lowest text similarity of the linked track pairs,
+    ``speech_similarity`` the highest transcript similarity among them (low: the speech
+    differs), ``n_cues`` the cues of the smallest track.
+    """
+
+    tracks: tuple[tuple[str, str], ...]  # (media_id, track), sorted
+    similarity: float
+    speech_similarity: float
+    n_cues: int
+    sample: str  # the first cue text shared by the tracks
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ was already done; WAL mode lets readers (``chorus check``, exports) run during a
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,17 +20,21 @@ import numpy as np
 
 from analyzer.errors import StoreError
 from analyzer.records import (
+    Alignment,
     Cue,
     Media,
     Member,
     ScoreParts,
     Segment,
     Source,
+    SubtitleMismatch,
     SubtitleTrack,
     TalkingPoint,
     Unit,
     Word,
 )
+from analyzer.safe_text import clean_record, clean_text
+from analyzer.transcribe.base import AsrSegment
 
 SCHEMA_VERSION = 1
 
@@ -74,6 +80,21 @@ CREATE TABLE IF NOT EXISTS members (
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT, finished_at TEXT, settings TEXT
 );
+CREATE TABLE IF NOT EXISTS alignments (
+  media_id TEXT NOT NULL, track TEXT NOT NULL, offset_ms INTEGER, drift REAL, confidence REAL,
+  pairs INTEGER, agreement REAL, method TEXT, applied INTEGER, PRIMARY KEY (media_id, track)
+);
+CREATE TABLE IF NOT EXISTS subtitle_mismatches (
+  media_id TEXT NOT NULL, track TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER,
+  subtitle_text TEXT, speech_text TEXT, similarity REAL, PRIMARY KEY (media_id, track, start_ms)
+);
+CREATE TABLE IF NOT EXISTS asr_segments (
+  media_id TEXT NOT NULL, track TEXT NOT NULL, idx INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER,
+  text TEXT, language TEXT, language_probability REAL, audio_language TEXT, audio_probability REAL,
+  text_language TEXT, text_probability REAL, avg_logprob REAL, compression_ratio REAL,
+  no_speech_prob REAL, flags TEXT NOT NULL DEFAULT '[]', used INTEGER, words TEXT,
+  PRIMARY KEY (media_id, track, idx)
+);
 """
 
 
@@ -107,6 +128,47 @@ class MediaResult:
     cues: tuple[Cue, ...]
     units: tuple[Unit, ...]
     notes: tuple[str, ...] = ()
+    alignments: tuple[Alignment, ...] = ()  # one per aligned subtitle track
+    asr_segments: tuple[AsrSegment, ...] = ()  # every decoded ASR segment, flagged ones too
+
+
+TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+
+
+def schema_problem(db: sqlite3.Connection) -> str | None:
+    """Why this database cannot be used as this Chorus's store, or None when it can.
+
+    A new or half-created store (only Chorus's own tables, no version yet: a scan killed
+    while creating it) is fine. Other versions are refused rather than misread: this
+    Chorus does not migrate stores, and a newer one may mean things this one cannot know.
+    """
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    row = None
+    if "meta" in tables:
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if row is None:
+        foreign = sorted(tables - TABLES - {"sqlite_sequence"})
+        if foreign:
+            return (
+                f"an SQLite database that is not a Chorus store (tables {', '.join(foreign[:5])}); "
+                "choose another --out folder"
+            )
+        return None
+    try:
+        version = int(row[0])
+    except (TypeError, ValueError):
+        return f"store schema version {row[0]!r} is not a number; scan into a new --out folder"
+    if version > SCHEMA_VERSION:
+        return (
+            f"store schema {version} was written by a newer Chorus (this one reads schema "
+            f"{SCHEMA_VERSION}); upgrade Chorus, or scan into a new --out folder"
+        )
+    if version < SCHEMA_VERSION:
+        return (
+            f"store schema {version} was written by an older Chorus (this one reads schema "
+            f"{SCHEMA_VERSION} and does not convert old stores); scan again into a new --out folder"
+        )
+    return None
 
 
 class Store:
@@ -119,6 +181,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), timeout=30)
         try:
+            self._check_schema()  # before anything writes, so a foreign file stays untouched
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -126,18 +189,13 @@ class Store:
             self.db.close()
             raise StoreError(f"{path}: not a readable Chorus store ({exc})") from exc
 
+    def _check_schema(self) -> None:
+        """Refuse, unchanged, a store of another schema version or a database not Chorus's."""
+        problem = schema_problem(self.db)
+        if problem:
+            raise StoreError(f"{self.path}: {problem}")
+
     def _migrate(self) -> None:
-        row = None
-        has_meta = self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        if has_meta:
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is not None and int(row[0]) != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: store schema {row[0]} is not {SCHEMA_VERSION}, which this "
-                "Chorus reads; rescan into a new --out folder"
-            )
         with self.db:
             self.db.executescript(_SCHEMA)
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -160,6 +218,7 @@ class Store:
 
     def save_result(self, result: MediaResult) -> None:
         """Replace everything known about one media item, atomically."""
+        result = clean_record(result)  # a name or title SQLite cannot encode must not stop the batch
         m = result.media
         languages = sorted({u.language for u in result.units} | {s.language for s in result.segments})
         with self.transaction() as db:
@@ -238,9 +297,29 @@ class Store:
                     for u in result.units
                 ],
             )
+            db.executemany(
+                "INSERT OR REPLACE INTO alignments VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        a.media_id,
+                        a.track,
+                        a.offset_ms,
+                        a.drift,
+                        a.confidence,
+                        a.pairs,
+                        a.agreement,
+                        a.method,
+                        int(a.applied),
+                    )
+                    for a in result.alignments
+                ],
+            )
+            self._save_asr_segments(db, result.asr_segments)
 
     def save_failure(self, media_id: str, path: str, rel_path: str, source: Source, error: str) -> None:
         """Record a media item that could not be processed, with the reason."""
+        path, rel_path, error = clean_text(path), clean_text(rel_path), clean_text(error)
+        source = clean_record(source)
         with self.transaction() as db:
             self._delete_media_rows(db, media_id)
             db.execute(
@@ -264,7 +343,8 @@ class Store:
 
     @staticmethod
     def _delete_media_rows(db: sqlite3.Connection, media_id: str) -> None:
-        for table in ("segments", "tracks", "cues", "units"):
+        tables = ("segments", "tracks", "cues", "units", "alignments", "subtitle_mismatches", "asr_segments")
+        for table in tables:
             db.execute(f"DELETE FROM {table} WHERE media_id = ?", (media_id,))
 
     def set_duplicate(self, media_id: str, duplicate_of: str | None) -> None:
@@ -273,6 +353,7 @@ class Store:
 
     def update_source(self, media_id: str, rel_path: str, source: Source) -> None:
         """Refresh publisher metadata (sidecars may change without the media changing)."""
+        rel_path, source = clean_text(rel_path), clean_record(source)
         with self.transaction() as db:
             db.execute(
                 "UPDATE media SET rel_path=?, channel=?, uploader=?, handle=?, url=?, published=?,"
@@ -376,6 +457,15 @@ class Store:
         )
         return [Cue(media_id, *r) for r in rows]
 
+    def _member_units(self) -> list[Unit]:
+        """The units of talking points only (a check of one video need not read 100,000 units)."""
+        rows = self.db.execute(
+            "SELECT u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track"
+            " FROM units u JOIN media m ON m.id = u.media_id"
+            " WHERE m.status='ok' AND u.id IN (SELECT unit_id FROM members)"
+        ).fetchall()
+        return [Unit(*r) for r in rows]
+
     def units(self, media_ids: Sequence[str] | None = None) -> list[Unit]:
         rows = self.db.execute(
             "SELECT u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track"
@@ -384,6 +474,91 @@ class Store:
         ).fetchall()
         wanted = set(media_ids) if media_ids is not None else None
         return [Unit(*r) for r in rows if wanted is None or r[1] in wanted]
+
+    # ---- ASR evidence: every decoded segment, its language and its guards ------------------
+
+    def _save_asr_segments(self, db: sqlite3.Connection, details: Sequence[AsrSegment]) -> None:
+        counters: dict[tuple[str, str], int] = {}
+        rows = []
+        for d in details:
+            s = d.segment
+            idx = counters.get((s.media_id, d.track), 0)
+            counters[(s.media_id, d.track)] = idx + 1
+            words = json.dumps([[w.start_ms, w.end_ms, w.text, w.probability] for w in s.words])
+            flags = json.dumps(list(d.flags))
+            where = (s.media_id, d.track, idx, s.start_ms, s.end_ms, s.text)
+            language = (s.language, d.language_probability, d.audio_language, d.audio_probability)
+            scores = (d.text_language, d.text_probability, d.avg_logprob, d.compression_ratio)
+            rows.append((*where, *language, *scores, s.no_speech_prob, flags, int(d.used), words))
+        marks = ",".join("?" * 18)
+        db.executemany(f"INSERT OR REPLACE INTO asr_segments VALUES ({marks})", rows)
+
+    def asr_segments(self, media_id: str | None = None, flagged_only: bool = False) -> list[AsrSegment]:
+        """Decoded ASR segments (both tracks) with their evidence, in time order per media item."""
+        query = (
+            "SELECT media_id, track, start_ms, end_ms, text, language, language_probability,"
+            " audio_language, audio_probability, text_language, text_probability, avg_logprob,"
+            " compression_ratio, no_speech_prob, flags, words FROM asr_segments WHERE 1=1"
+        )
+        args: list[str] = []
+        if media_id is not None:
+            query += " AND media_id=?"
+            args.append(media_id)
+        if flagged_only:
+            query += " AND used=0"
+        out = []
+        for r in self.db.execute(query + " ORDER BY media_id, track, idx", args):
+            words = tuple(Word(*w) for w in json.loads(r[15] or "[]"))
+            confidence = round(math.exp(min(0.0, r[11])), 4)
+            segment = Segment(r[0], r[2], r[3], r[4], r[5], confidence, r[13], "asr", words)
+            flags = tuple(json.loads(r[14]))
+            out.append(AsrSegment(segment, r[1], r[6], r[7], r[8], r[9], r[10], r[11], r[12], flags))
+        return out
+
+    # ---- subtitle alignment and agreement --------------------------------------------------
+
+    def alignments(self, media_id: str | None = None) -> list[Alignment]:
+        """Stored alignments of subtitle tracks, of one media item or of all."""
+        query = (
+            "SELECT media_id, track, offset_ms, drift, confidence, pairs, agreement, method, applied"
+            " FROM alignments"
+        )
+        rows = (
+            self.db.execute(query + " WHERE media_id=? ORDER BY track", (media_id,))
+            if media_id is not None
+            else self.db.execute(query + " ORDER BY media_id, track")
+        )
+        return [Alignment(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8])) for r in rows]
+
+    def set_agreement(self, media_id: str, track: str, agreement: float | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE alignments SET agreement=? WHERE media_id=? AND track=?", (agreement, media_id, track)
+            )
+
+    def save_mismatches(self, media_id: str, mismatches: Sequence[SubtitleMismatch]) -> None:
+        """Replace one media item's subtitle mismatches (recomputed by every scan's corpus stage)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM subtitle_mismatches WHERE media_id=?", (media_id,))
+            db.executemany(
+                "INSERT OR REPLACE INTO subtitle_mismatches VALUES (?,?,?,?,?,?,?)",
+                [
+                    (m.media_id, m.track, m.start_ms, m.end_ms, m.subtitle_text, m.speech_text, m.similarity)
+                    for m in mismatches
+                ],
+            )
+
+    def mismatches(self, media_id: str | None = None) -> list[SubtitleMismatch]:
+        query = (
+            "SELECT media_id, track, start_ms, end_ms, subtitle_text, speech_text, similarity"
+            " FROM subtitle_mismatches"
+        )
+        rows = (
+            self.db.execute(query + " WHERE media_id=? ORDER BY track, start_ms", (media_id,))
+            if media_id is not None
+            else self.db.execute(query + " ORDER BY media_id, track, start_ms")
+        )
+        return [SubtitleMismatch(*r) for r in rows]
 
     # ---- embeddings cache ---------------------------------------------------------------
 
@@ -436,7 +611,7 @@ class Store:
                 )
 
     def talking_points(self) -> list[TalkingPoint]:
-        units = {u.id: u for u in self.units()}
+        units = {u.id: u for u in self._member_units()}
         members: dict[str, list[Member]] = {}
         for tp_id, unit_id, similarity, relation in self.db.execute(
             "SELECT tp_id, unit_id, similarity, relation FROM members"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ class Match:
     closest: Unit  # the known member it is closest to
 
 
+@lru_cache(maxsize=4)
+def embedder_for(name: str) -> Embedder:
+    """One loaded embedder per model and process: `chorus serve` checks many videos in a row."""
+    return Embedder(name)
+
+
 def check(path: str, store_path: str, options: CheckOptions | None = None) -> dict[str, Any]:
     """Check one media file against a scanned store; returns a JSON-ready dict."""
     options = options or CheckOptions()
@@ -62,7 +69,7 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
         result = process_media(MediaJob(item, media_id_for(sha), sha, transcribe, options.max_duration_s))
         points = store.talking_points()
         rows = {r.media.id: r for r in store.media_rows()}
-        embedder = Embedder(embed_model)
+        embedder = embedder_for(embed_model)
         known = [m.unit for tp in points for m in tp.members]
         known_vectors = embedder.encode_cached([u.text for u in known], store)
     units = list(result.units)
@@ -104,12 +111,11 @@ def match_units(
     owner: list[tuple[int, TalkingPoint]] = [
         (rank, tp) for rank, tp in enumerate(points, 1) for _ in tp.members
     ]
-    sims = vectors @ known_vectors.T
-    known_sets = [shingles(u.text) for u in known]
+    sims = vectors @ known_vectors.T  # brute force: 100,000 members x 50 sentences take ms
     matches: list[Match] = []
     for i, unit in enumerate(units):
         j = int(np.argmax(sims[i]))
-        lexical = jaccard(shingles(unit.text), known_sets[j])
+        lexical = jaccard(shingles(unit.text), shingles(known[j].text))  # only the closest one's
         cosine = float(sims[i, j])
         if cosine < threshold and lexical < verbatim_jaccard:
             continue

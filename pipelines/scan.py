@@ -23,15 +23,21 @@ from analyzer.coordination import (
 )
 from analyzer.embed import Embedder
 from analyzer.errors import ChorusError, MediaError, ModelError
-from analyzer.media import file_sha256, media_id_for
+from analyzer.limits import LimitOptions
+from analyzer.media import check_media_file, file_sha256, media_id_for
 from analyzer.records import MediaInput, TalkingPoint, Unit
+from analyzer.report.asr import asr_findings
 from analyzer.report.findings import build_findings, write_json
 from analyzer.report.html import write_report
 from analyzer.similarity import candidate_pairs
 from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
-from pipelines.executors import make_executor
-from pipelines.media_stages import MediaJob, process_media
+from analyzer.transcribe.base import cache_key, engine_for
+from pipelines.asr_batches import run_jobs
+from pipelines.executors import chosen_executor
+from pipelines.lock import store_lock
+from pipelines.media_stages import MediaJob
+from pipelines.subtitle_stage import check_subtitles, subtitle_findings
 
 Progress = Callable[[str, int, int], None]
 
@@ -43,9 +49,11 @@ class ScanOptions:
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
     embed_model: str = "multilingual-e5-small"
     workers: int = 0  # 0: sized to the machine
-    max_duration_s: int = 4 * 3600  # longer media is refused with a clear per-item error
+    limits: LimitOptions = field(default_factory=LimitOptions)  # per-item limits and time-out
     lexical_threshold: float = 0.5  # character-shingle Jaccard for a lexical candidate
     neighbours: int = 20  # semantic candidates per unit
+    executor: str = "local"  # "local" (a pool sized by workers) or "dask" (pipelines/executors.py)
+    scheduler: str | None = None  # tcp://HOST:PORT of a running Dask scheduler to join
 
 
 @dataclass
@@ -73,12 +81,25 @@ def semantic_threshold(embed_model: str) -> float:
     return float(spec.raw["link_threshold"])
 
 
-def _identify(item: MediaInput) -> tuple[str, str | None, str | None]:
-    """(media id, sha256, error): unreadable files get a path-based id so they can be listed."""
+def _path_hash(rel_path: str) -> str:
+    return hashlib.sha256(rel_path.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _identify(item: MediaInput, max_file_bytes: int = 0) -> tuple[str, str | None, str | None]:
+    """(media id, sha256, error): unusable files get a path-based id so they can be listed.
+
+    Refused inputs, non-regular files (a named pipe would block the hash forever), empty
+    files and files over the size limit fail here, before a byte is read.
+    """
+    fallback = "m-path-" + _path_hash(item.rel_path)[:8]
+    if item.error:
+        return fallback, None, item.error
     try:
+        check_media_file(item.path, max_file_bytes)
         sha = file_sha256(item.path)
+    except MediaError as exc:
+        return fallback, None, f"{item.rel_path}: {exc.problem}"
     except OSError as exc:
-        fallback = "m-path-" + hashlib.sha256(item.rel_path.encode()).hexdigest()[:8]
         return fallback, None, f"{item.rel_path}: cannot read file ({exc.strerror or exc})"
     return media_id_for(sha), sha, None
 
@@ -88,13 +109,13 @@ def run_media_stages(
 ) -> ScanSummary:
     """Process new media in workers; reuse what the store already has for unchanged content."""
     summary = ScanSummary(n_media=len(inputs))
-    asr_key = options.transcribe.model
+    asr_key = cache_key(options.transcribe)
     jobs: list[MediaJob] = []
     seen: dict[str, str] = {}
     keep: set[str] = set()
     copies: list[tuple[MediaInput, str]] = []
     for item in inputs:
-        media_id, sha, error = _identify(item)
+        media_id, sha, error = _identify(item, options.limits.max_file_bytes)
         if error is not None or sha is None:
             store.save_failure(media_id, item.path, item.rel_path, item.source, error or "unreadable")
             keep.add(media_id)
@@ -108,17 +129,25 @@ def run_media_stages(
             store.update_source(media_id, item.rel_path, item.source)
             summary.n_reused += 1
             continue
-        jobs.append(MediaJob(item, media_id, sha, options.transcribe, options.max_duration_s))
-    copy_ids = [
-        (item, media_id, f"{media_id}-{hashlib.sha256(item.rel_path.encode()).hexdigest()[:4]}")
-        for item, media_id in copies
-    ]
+        limits = options.limits
+        jobs.append(
+            MediaJob(
+                item,
+                media_id,
+                sha,
+                options.transcribe,
+                limits.max_duration_s,
+                limits.max_cues_per_track,
+                limits.max_file_bytes,
+            )
+        )
+    copy_ids = [(item, media_id, f"{media_id}-{_path_hash(item.rel_path)[:4]}") for item, media_id in copies]
     keep.update(copy_id for _, _, copy_id in copy_ids)
     store.forget_missing(keep)
 
     if progress:
         progress("transcribe", 0, len(jobs))
-    results = make_executor(options.workers).map_unordered(process_media, jobs)
+    results = run_jobs(jobs, options.workers, options.limits.item_timeout_s)
     for done, (job, result) in enumerate(results, 1):
         if isinstance(result, ModelError):
             raise result  # not this item's fault: every item would fail the same way
@@ -140,7 +169,11 @@ def run_media_stages(
 def _copy_media(store: Store, original_id: str, copy_id: str, item: MediaInput) -> None:
     """A byte-identical file: reuse the original's results under its own id and source."""
     row = store.media_row(original_id)
-    if row is None or row.status != "ok":
+    if row is None:
+        return
+    if row.status != "ok":  # listed with its original's reason, never silently left out
+        reason = f"{item.rel_path}: byte-identical copy of {row.rel_path}, which failed: {row.error}"
+        store.save_failure(copy_id, item.path, item.rel_path, item.source, reason)
         return
     units = tuple(
         replace(u, id=u.id + "-" + copy_id[-4:], media_id=copy_id) for u in store.units([original_id])
@@ -154,6 +187,10 @@ def _copy_media(store: Store, original_id: str, copy_id: str, item: MediaInput) 
         cues=tuple(replace(c, media_id=copy_id) for c in store.cues(original_id)),
         units=units,
         notes=("byte-identical copy of " + row.rel_path,),
+        alignments=tuple(replace(a, media_id=copy_id) for a in store.alignments(original_id)),
+        asr_segments=tuple(
+            replace(d, segment=replace(d.segment, media_id=copy_id)) for d in store.asr_segments(original_id)
+        ),
     )
     store.save_result(result)
 
@@ -177,19 +214,26 @@ def corpus_stages(
     if progress:
         progress("embed", 0, len(units))
     embedder = Embedder(options.embed_model)
-    vectors = embedder.encode_cached([u.text for u in units], store) if units else np.zeros((0, 1))
+    vectors = _embed(embedder, [u.text for u in units], store, progress) if units else np.zeros((0, 1))
     generic = embedder.encode_cached(list(GENERIC_PHRASES), store) if units else np.zeros((0, 1))
     summary.n_embedded = embedder.computed
     if progress:
         progress("embed", len(units), len(units))
     timings["embed"] = time.perf_counter() - started
+    started = time.perf_counter()
+    check_subtitles(store, embedder, store.media_rows())  # uses the loaded model and its cache
+    timings["subtitle agreement"] = time.perf_counter() - started
 
     started = time.perf_counter()
     rows = store.media_rows()
     infos = media_infos(rows)
     threshold = semantic_threshold(options.embed_model)
     cluster_options = ClusterOptions(link_threshold=threshold)
+    if progress:
+        progress("re-uploads", 0, 1)
     duplicates = find_reuploads(units, infos, cluster_options.verbatim_jaccard)
+    if progress:
+        progress("re-uploads", 1, 1)
     for row in rows:
         marked = duplicates.get(row.media.id)
         if not marked and row.notes and row.notes[0].startswith("byte-identical copy"):
@@ -204,25 +248,40 @@ def corpus_stages(
         threshold,
         options.lexical_threshold,
         options.neighbours,
+        progress=progress,
     )
     timings["similarity"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    groups = group_units(vectors, pairs, cluster_options) if units else []
+    groups = group_units(vectors, pairs, cluster_options, progress) if units else []
+    if progress:
+        progress("score", 0, len(groups))
     points = build_talking_points(
         groups, units, vectors, infos, generic, ScoreOptions(semantic_threshold=threshold)
     )
+    if progress:
+        progress("score", len(groups), len(groups))
     store.save_talking_points(points)
     timings["cluster+score"] = time.perf_counter() - started
-    if progress:
-        progress("cluster", 1, 1)
     return points
+
+
+def _embed(embedder: Embedder, texts: list[str], store: Store, progress: Progress | None) -> np.ndarray:
+    """Embed through the store's cache in chunks, so a long embedding shows its progress."""
+    chunk = 4096
+    parts = []
+    for start in range(0, len(texts), chunk):
+        parts.append(embedder.encode_cached(texts[start : start + chunk], store))
+        if progress:
+            progress("embed", min(len(texts), start + chunk), len(texts))
+    return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
 def settings_of(options: ScanOptions) -> dict[str, Any]:
     return {
         "asr_model": options.transcribe.model,
-        "asr_engine": "faster-whisper",
+        "asr_engine": engine_for(options.transcribe),
+        "translate": options.transcribe.translate,
         "compute_type": options.transcribe.compute_type,
         "vad": options.transcribe.vad,
         "embed_model": options.embed_model,
@@ -244,16 +303,18 @@ def scan(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = settings_of(options)
-    with Store(out / "chorus.db") as store:
+    with store_lock(out / "chorus.db"), Store(out / "chorus.db") as store:
         run_id = store.start_run(settings)
         started = time.perf_counter()
-        summary = run_media_stages(inputs, store, options, progress)
+        with chosen_executor(options.executor, options.scheduler):
+            summary = run_media_stages(inputs, store, options, progress)
         summary.timings["per-media (decode, ASR, subtitles, units)"] = time.perf_counter() - started
         points = corpus_stages(store, options, progress, summary)
         started = time.perf_counter()
         rows = store.media_rows()
         scripts = group_scripts(points, media_infos(rows))
-        findings = build_findings(rows, points, settings, scripts)
+        asr = asr_findings(store.asr_segments(flagged_only=False))
+        findings = build_findings(rows, points, settings, scripts, subtitle_findings(store, rows), asr)
         write_json(out / "findings.json", findings)
         write_report(out / "report.html", findings, scan_root)
         summary.timings["report"] = time.perf_counter() - started

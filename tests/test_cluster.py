@@ -64,3 +64,49 @@ def test_cluster_average_linkage_rejoins_a_split_line_but_not_a_neighbour_line()
     pairs += [Pair(3, 4, 0.97, 0.0), Pair(2, 5, 0.97, 0.0), Pair(6, 7, 0.99, 0.0), Pair(3, 6, 0.93, 0.0)]
     groups = sorted(group_units(vectors, pairs, ClusterOptions(link_threshold=0.9)))
     assert groups == [[0, 1, 2, 3, 4, 5], [6, 7]]
+
+
+def _clouds(seed: int, lines: int = 12, per_line: int = 9, dim: int = 32):
+    rng = np.random.default_rng(seed)
+    vectors = np.vstack([_cloud(rng, rng.normal(size=dim), per_line, 0.06) for _ in range(lines)])
+    return vectors.astype(np.float32)
+
+
+def _partition(labels):
+    blocks = {}
+    for i, label in enumerate(labels):
+        if label != -1:
+            blocks.setdefault(label, []).append(i)
+    return sorted(map(tuple, blocks.values())), {i for i, label in enumerate(labels) if label == -1}
+
+
+def test_cluster_component_hierarchy_reproduces_hdbscan_on_one_component():
+    """The spanning-tree assembly gives HDBSCAN's own leaf clusters and noise."""
+    from analyzer.cluster import component_labels, hdbscan_labels
+
+    vectors = _clouds(3)
+    chain = np.arange(len(vectors) - 1)  # one component: every unit linked to the next
+    options = ClusterOptions(link_threshold=0.9)
+    ours = component_labels(vectors, chain, chain + 1, options)
+    theirs = hdbscan_labels(vectors, options)
+    assert _partition(ours) == _partition(theirs)
+
+
+def test_cluster_large_components_use_the_neighbour_graph_with_the_same_groups():
+    vectors = _clouds(4, lines=10, per_line=30)
+    media = [f"m{i}" for i in range(len(vectors))]
+    pairs = _pairs(vectors, media)
+    dense = group_units(vectors, pairs, ClusterOptions(link_threshold=0.9))
+    sparse = group_units(vectors, pairs, ClusterOptions(link_threshold=0.9, dense_max=8, knn=8))
+    assert dense == sparse
+    assert len(dense) == 10 and all(len(g) == 30 for g in dense)
+
+
+def test_cluster_accepts_a_pair_table_and_keeps_the_list_result():
+    from analyzer.similarity import PairTable
+
+    vectors = _clouds(5)
+    pairs = _pairs(vectors, [f"m{i}" for i in range(len(vectors))])
+    options = ClusterOptions(link_threshold=0.9)
+    assert group_units(vectors, PairTable.of(pairs), options) == group_units(vectors, pairs, options)
+    assert group_units(vectors, [], options) == []

@@ -46,3 +46,129 @@ def test_similarity_candidate_pairs_carry_both_scores():
     pairs = candidate_pairs(texts, vectors, ["a", "b", "c"], semantic_threshold=0.9, lexical_threshold=0.5)
     assert len(pairs) == 1
     assert pairs[0].jaccard == 1.0 and pairs[0].cosine == 0.0
+
+
+# ---- the approximate search used past SearchOptions.exact_max_units ----------------------------
+
+
+def _corpus(seed: int = 5, lines: int = 24, reciters: int = 12, loners: int = 400):
+    """Script lines recited (with typos) by several media, plus independent sentences."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}x{'abcdefg'[i % 7]}" for i in range(3000)]
+    dim = 48
+    texts, vectors, media, line_of = [], [], [], []
+    for line in range(lines):
+        centre = rng.normal(size=dim)
+        sentence = " ".join(rng.choice(words, 10))
+        for r in range(reciters):
+            chars = list(sentence)
+            for i in rng.choice(len(chars), 2, replace=False):
+                chars[i] = "z" if chars[i] != " " else " "
+            texts.append("".join(chars) if r % 3 else sentence)  # every third reads it verbatim
+            vectors.append(centre + rng.normal(scale=0.08, size=dim))
+            media.append(f"m{r}-{line % 4}")
+            line_of.append(line)
+    for i in range(loners):
+        texts.append(" ".join(rng.choice(words, 9)))
+        vectors.append(rng.normal(size=dim))
+        media.append(f"solo{i}")
+        line_of.append(-1)
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return texts, matrix, media, np.array(line_of)
+
+
+def _components(n, table):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    return connected_components(coo_matrix((np.ones(len(table)), (table.a, table.b)), shape=(n, n)))[1]
+
+
+def test_similarity_approximate_search_links_every_exactly_linked_pair_and_nothing_else():
+    from analyzer.similarity import SearchOptions
+
+    texts, vectors, media, line_of = _corpus()
+    exact = candidate_pairs(texts, vectors, media, 0.9, 0.5, 20, SearchOptions(exact_max_units=10**6))
+    approx = candidate_pairs(texts, vectors, media, 0.9, 0.5, 20, SearchOptions(exact_max_units=0))
+    component = _components(len(texts), approx)
+    assert np.all(component[exact.a] == component[exact.b])  # recall: every exact link is kept
+    assert np.all(line_of[approx.a] == line_of[approx.b])  # precision: only one line's units
+    assert np.all(line_of[approx.a] >= 0)
+    assert not np.any(np.asarray(media)[approx.a] == np.asarray(media)[approx.b])
+    verbatim = approx.jaccard >= 0.999
+    assert np.all(np.array([texts[i] for i in approx.a[verbatim]]) == [texts[j] for j in approx.b[verbatim]])
+
+
+def test_similarity_identical_lines_are_linked_as_a_star_not_every_pair():
+    from analyzer.similarity import SearchOptions
+
+    n = 3000
+    texts = ["We are free to live our lives the way we choose."] * n
+    vectors = np.tile(np.eye(8, dtype=np.float32)[0], (n, 1))
+    media = [f"m{i}" for i in range(n)]
+    pairs = candidate_pairs(texts, vectors, media, 0.9, 0.5, 20, SearchOptions(exact_max_units=0))
+    assert len(pairs) < 2 * n  # all 4.5 million pairs would also link them, at 1,500x the cost
+    assert len(set(_components(n, pairs))) == 1
+    assert np.all(pairs.jaccard == 1.0) and np.allclose(pairs.cosine, 1.0)
+
+
+def test_similarity_shingle_sets_give_exact_jaccard_in_any_script():
+    from analyzer.similarity import ShingleSets, jaccard, shingles
+
+    texts = [
+        "We are free to live our lives!",
+        "we are FREE to live our life",
+        "我们是自由的，我们选择。",
+        "我们是自由的",
+        "ab",
+        "a",
+        "abc",
+        "",
+        "Мы свободны жить как хотим.",
+        "Мы свободны жить, как хотим",
+    ]
+    sets = ShingleSets(texts)
+    a, b = np.triu_indices(len(texts), 1)
+    fast = sets.jaccard(a, b)
+    slow = [jaccard(shingles(texts[i]), shingles(texts[j])) for i, j in zip(a, b, strict=True)]
+    assert np.allclose(fast, slow, atol=1e-6)
+    assert list(sets.sizes()) == [len(shingles(t)) for t in texts]
+
+
+def test_similarity_minhash_agreement_estimates_jaccard():
+    from analyzer.similarity import ShingleSets
+
+    texts, _, _, _ = _corpus(lines=6, reciters=4, loners=20)
+    sets = ShingleSets(texts)
+    signatures = sets.minhash(240, seed=3)
+    a, b = np.triu_indices(len(texts), 1)
+    estimate = (signatures[a] == signatures[b]).mean(axis=1)
+    assert np.mean(np.abs(estimate - sets.jaccard(a, b))) < 0.03
+
+
+def test_similarity_ivf_search_matches_brute_force_on_clustered_vectors():
+    from analyzer.similarity import SearchOptions, ivf_neighbours
+
+    _, vectors, media, _ = _corpus(lines=40, reciters=10, loners=600)
+    groups = np.unique(media, return_inverse=True)[1]
+    a, b, s = ivf_neighbours(vectors, 5, 0.9, groups, SearchOptions(list_size=64, probes=3))
+    found = set(zip(a.tolist(), b.tolist(), strict=True))
+    sims = vectors @ vectors.T
+    sims[groups[:, None] == groups[None, :]] = -1
+    expected = set()
+    for i in range(len(vectors)):
+        top = np.argsort(-sims[i])[:5]
+        expected |= {(i, int(j)) for j in top if sims[i, j] >= 0.9}
+    assert len(expected & found) / len(expected) >= 0.99
+    assert np.all(s >= 0.9) and not np.any(groups[a] == groups[b])
+
+
+def test_similarity_pair_table_reads_as_a_sequence_of_pairs():
+    from analyzer.similarity import Pair, PairTable
+
+    table = PairTable.of([Pair(0, 1, 0.9, 0.0), Pair(1, 2, 0.5, 0.8)])
+    assert len(table) == 2 and table[1] == Pair(1, 2, 0.5, 0.8)
+    assert list(table) == [table[0], table[1]] and table[:1] == [table[0]]
+    assert np.allclose(table.strength(), [0.9, 0.8])
+    assert PairTable.of(table) is table

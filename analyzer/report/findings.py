@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from analyzer.records import Script, TalkingPoint
+from analyzer.report.asr import AsrFindings, add_asr_fields
+from analyzer.report.subtitles import SubtitleFindings, add_subtitle_fields
 from analyzer.store import MediaRow, now
 
 SCHEMA = "chorus.findings/1"
@@ -101,9 +103,11 @@ def build_findings(
     points: Sequence[TalkingPoint],
     settings: Mapping[str, Any],
     scripts: Sequence[Script] = (),
+    subtitles: SubtitleFindings | None = None,
+    asr: AsrFindings | None = None,
 ) -> dict[str, Any]:
     by_id = {r.media.id: r for r in rows}
-    return {
+    data = {
         "schema": SCHEMA,
         "generated_at": now(),
         "settings": dict(settings),
@@ -113,6 +117,9 @@ def build_findings(
             {"id": s.id, "talking_points": list(s.talking_points), "media": list(s.media)} for s in scripts
         ],
     }
+    add_subtitle_fields(data, subtitles or SubtitleFindings())
+    add_asr_fields(data, asr or AsrFindings())
+    return data
 
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> None:

@@ -9,20 +9,26 @@ instead of failing the whole file. It raises only when nothing at all can be rea
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
+import stat
 import unicodedata
 import warnings
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import NamedTuple
 
 import pysubs2
 
 from analyzer.errors import SubtitleError
+from analyzer.limits import FLAGS, format_bytes
 from analyzer.records import Cue
 
 # Extensions of the sidecar files that belong to a media file (lower case, no dot).
-SUBTITLE_EXTENSIONS = frozenset({"srt", "vtt", "ass", "ssa", "ttml", "dfxp", "sbv", "sub"})
+SUBTITLE_EXTENSIONS = frozenset(
+    {"srt", "vtt", "ass", "ssa", "ttml", "dfxp", "sbv", "sub", "srv1", "srv3", "ytt"}
+)
 # MicroDVD counts frames, not time; this rate is used when the file does not declare one.
 DEFAULT_FPS = 25.0
 
@@ -38,6 +44,10 @@ _EXTENSION_FORMATS = {
     "sbv": "sbv",
     "sub": "microdvd",
     "smi": "sami",
+    "json": "json-cues",
+    "ytt": "ytt",
+    "srv1": "ytt",
+    "srv3": "ytt",
     "sami": "sami",
 }
 # Formats whose cues end at a blank line: pysubs2 glues a broken next block onto the cue.
@@ -566,7 +576,7 @@ _SBV_TIME = r"(\d+):(\d{2}):(\d{2})[.,](\d{3})"
 _SBV_TIMING = re.compile(rf"^\s*{_SBV_TIME}\s*,\s*{_SBV_TIME}\s*$")
 _MICRODVD_FPS = re.compile(r"^\{[01]\}\{[01]\}\s*(\d+(?:\.\d+)?)\s*$")
 _MICRODVD_LINE = re.compile(r"^\{\d+\}\{\d*\}")
-_TIMING_STAMP = re.compile(r"(?<![\w:.,])(\d{1,4}:)?(\d{1,2}):(\d{2})(?:[.,](\d+))?(?![\d:])")
+_TIMING_STAMP = re.compile(r"(?<![\w:.,])(\d{1,4}:)?(\d{1,3}):(\d{2})(?:[.,](\d+))?(?![\d:])")
 _INLINE_TIMESTAMP = re.compile(r"<\d{1,4}(?::\d{2}){1,2}[.,]\d{1,3}>")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TT_START = re.compile(r"<(tt)(?=[\s>/])[^>]*>")
@@ -630,6 +640,9 @@ def _split_glued_blocks(cue: _RawCue) -> tuple[_RawCue, int]:
 def _padded_stamp(match: re.Match[str]) -> str:
     hours, minutes, seconds, fraction = match.groups()
     millis = (fraction or "0")[:3].ljust(3, "0")
+    if hours is None and int(minutes) > 59:
+        # "120:10.000": a first field over 59 is hours (WebVTT; vtt.js reads it as h:mm).
+        return f"{int(minutes):02d}:{seconds}:00.{millis}"
     return f"{hours or '00:'}{int(minutes):02d}:{seconds}.{millis}"
 
 
@@ -726,10 +739,63 @@ def _prepare_ttml(text: str) -> str:
     return text
 
 
+def _parse_json_cues(text: str) -> tuple[list[_RawCue], int]:
+    """A JSON list of {"start", "end", "text"} in seconds (subaligner, Whisper's "segments")."""
+    data = json.loads(text)
+    items = data.get("segments") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ValueError("not a list of cues")
+    cues, skipped = [], 0
+    for item in items:
+        try:
+            start, end = round(float(item["start"]) * 1000), round(float(item["end"]) * 1000)
+            cues.append(_RawCue(start, end, str(item["text"]).replace("\n", "\\N")))
+        except (KeyError, TypeError, ValueError):
+            skipped += 1
+    return cues, skipped
+
+
+_YTT_TEXT = re.compile(r"<text\b([^>]*)>(.*?)</text>", re.DOTALL)
+_YTT_P = re.compile(r"<p\b([^>]*)>(.*?)</p>", re.DOTALL)
+_XML_ATTRIBUTE = re.compile(r"([\w:]+)=\"([^\"]*)\"")
+
+
+def _parse_ytt(text: str) -> tuple[list[_RawCue], int]:
+    """YouTube timed text: srv1 ``<text start dur>`` in seconds, srv3 ``<p t d>`` in ms.
+
+    A srv1 file whose every ``dur`` is at least its ``start`` and which, read as
+    durations, would make most cues cover the next ones holds end times instead
+    (subaligner writes them so); those are read as ends.
+    """
+    rows: list[tuple[float, float, str]] = []
+    for attributes, body in _YTT_TEXT.findall(text):
+        values = dict(_XML_ATTRIBUTE.findall(attributes))
+        rows.append((float(values["start"]), float(values.get("dur", "0")), body))
+    scale = 1.0
+    if not rows:
+        scale = 0.001
+        for attributes, body in _YTT_P.findall(text):
+            values = dict(_XML_ATTRIBUTE.findall(attributes))
+            rows.append((float(values["t"]), float(values.get("d", "0")), body))
+    ends_given = bool(rows) and all(d >= s for s, d, _ in rows)
+    if ends_given:
+        covering = sum(1 for (s, d, _), (nxt, _, _) in pairwise(rows) if s + d > nxt)
+        ends_given = covering > len(rows) // 2
+    cues = []
+    for start, amount, body in rows:
+        end = amount if ends_given else start + amount
+        cues.append(_RawCue(round(start * 1000 * scale), round(end * 1000 * scale), body.replace("\n", " ")))
+    return cues, 0
+
+
 def _parse(text: str, format_: str, fps: float | None) -> tuple[list[_RawCue], int]:
     """Raw cues and the count of untimed blocks, in one format; parsers may raise."""
     if format_ == "sbv":
         return _parse_sbv(text)
+    if format_ == "json-cues":
+        return _parse_json_cues(text)
+    if format_ == "ytt":
+        return _parse_ytt(text)
     if format_ == "ttml":
         text = _prepare_ttml(text)
     elif format_ in _BLOCK_FORMATS:
@@ -745,6 +811,10 @@ def _sniff_format(text: str) -> str | None:
         return "sbv"
     if _MICRODVD_LINE.match(first_line):
         return "microdvd"
+    if head.startswith(("[", "{")) and '"start"' in head and '"text"' in head:
+        return "json-cues"
+    if "<transcript>" in head or "<timedtext" in head:
+        return "ytt"
     if _TT_ANY.search(head):
         return "ttml"
     try:
@@ -812,12 +882,30 @@ def _cues_from(parsed: _Parsed, media_id: str, track: str, language: str | None)
     return [cues[key] for key in sorted(cues)], skipped
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(path: str, max_bytes: int = 0) -> bytes:
+    """The file's bytes; a file larger than ``max_bytes`` (when set) is refused unread."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # opening a named pipe would block forever
+            raise SubtitleError(path, "not a regular file (a folder, pipe or device); not read")
         with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if max_bytes and size > max_bytes:
+                limit = f"{format_bytes(max_bytes)} (raise it with {FLAGS['max_file_bytes']})"
+                raise SubtitleError(path, f"subtitle file is {format_bytes(size)}; the limit is {limit}")
             return handle.read()
     except OSError as exc:
         raise SubtitleError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+
+
+# Lines that open one cue in each text format: a cheap count taken before parsing, so a
+# file with millions of cues is refused in milliseconds instead of parsed for minutes.
+_CUE_OPENERS = re.compile(r"-->|^Dialogue:|<(?:[A-Za-z_][\w.-]*:)?p[\s>]|^\{\d+\}\{", re.MULTILINE)
+
+
+def _too_many_cues(path: str, count: int, max_cues: int, counted: str) -> SubtitleError:
+    flag = FLAGS["max_cues_per_track"]
+    problem = f"{count:,} {counted}; the limit is {max_cues:,} per track (raise it with {flag})"
+    return SubtitleError(path, problem)
 
 
 def read_subtitle_file(
@@ -827,6 +915,8 @@ def read_subtitle_file(
     language: str | None = None,
     *,
     fps: float | None = None,
+    max_cues: int = 0,
+    max_bytes: int = 0,
 ) -> tuple[list[Cue], int]:
     """Plain-text cues of a subtitle file, sorted by time, and the count of skipped cues.
 
@@ -834,13 +924,21 @@ def read_subtitle_file(
     line that could not be read. Comments, drawings, empty cues and exact duplicates
     (ASS often repeats a line on several layers) are dropped without counting. ``fps``
     is for MicroDVD files that do not declare a rate (default 25). An empty file gives
-    no cues; SubtitleError is raised when the file cannot be read or holds nothing
-    recognisable as subtitles.
+    no cues; SubtitleError is raised when the file cannot be read, holds nothing
+    recognisable as subtitles, is larger than ``max_bytes`` or has more than
+    ``max_cues`` cues (0: no limit).
     """
-    text, encoding = decode_subtitle_bytes(_read_bytes(path))
+    text, encoding = decode_subtitle_bytes(_read_bytes(path, max_bytes))
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not text.strip():
         return [], 0
     if _looks_binary(text):
         raise SubtitleError(path, f"binary data, not a subtitle file (read as {encoding})")
-    return _cues_from(_parse_any(path, text, fps), media_id, track, language)
+    if max_cues:
+        openers = len(_CUE_OPENERS.findall(text))
+        if openers > max_cues:
+            raise _too_many_cues(path, openers, max_cues, "cue timings")
+    parsed = _parse_any(path, text, fps)
+    if max_cues and len(parsed.cues) > max_cues:  # a format the quick count misses
+        raise _too_many_cues(path, len(parsed.cues), max_cues, "cues")
+    return _cues_from(parsed, media_id, track, language)

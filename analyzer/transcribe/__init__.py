@@ -1,5 +1,25 @@
-"""Speech to text behind one protocol; faster-whisper is the default engine."""
+"""Speech to text behind one protocol: faster-whisper (default, batched) and openai-whisper."""
 
-from analyzer.transcribe.base import TranscribeOptions, Transcriber, Transcript, create
+from analyzer.transcribe.base import (
+    TRANSCRIPT_TRACK,
+    TRANSLATION_TRACK,
+    AsrSegment,
+    AudioItem,
+    GuardOptions,
+    TranscribeOptions,
+    Transcriber,
+    Transcript,
+    create,
+)
 
-__all__ = ["TranscribeOptions", "Transcriber", "Transcript", "create"]
+__all__ = [
+    "TRANSCRIPT_TRACK",
+    "TRANSLATION_TRACK",
+    "AsrSegment",
+    "AudioItem",
+    "GuardOptions",
+    "TranscribeOptions",
+    "Transcriber",
+    "Transcript",
+    "create",
+]

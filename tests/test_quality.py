@@ -1,0 +1,99 @@
+"""The quality benchmark's scoring on tiny hand-made inputs (not the benchmark itself)."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from analyzer.records import Unit
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+_spec = importlib.util.spec_from_file_location("chorus_bench_quality", _PATH)
+assert _spec and _spec.loader
+quality = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = quality  # dataclasses look their module up
+_spec.loader.exec_module(quality)
+Utterance = quality.Utterance
+assign = quality.assign
+average_precision = quality.average_precision
+line_recall = quality.line_recall
+pair_scores = quality.pair_scores
+paraphrase = quality.paraphrase
+run_cosimilar = quality.run_cosimilar
+word_set = quality.word_set
+
+
+def test_quality_pair_scores_count_pairs_not_items():
+    gold = ["A", "A", "A", "B", "B", None]
+    # One A is missed, a B joins A's group, the independent line is grouped with the other B.
+    predicted = [0, 0, None, 0, 1, 1]
+    p, r, f1 = pair_scores(gold, predicted)
+    # predicted pairs: group 0 has 3 (1 true: the two A's), group 1 has 1 (false)
+    # gold pairs: A has 3, B has 1 -> 4
+    assert (p, r) == pytest.approx((1 / 4, 1 / 4))
+    assert f1 == pytest.approx(0.25)
+    assert pair_scores(gold[:5], [0, 0, 0, 1, 1]) == (1.0, 1.0, 1.0)
+
+
+def test_quality_pair_scores_per_language_keep_pairs_touching_it():
+    gold = ["A", "A", "A"]
+    predicted = [0, 0, None]
+    in_fr = [False, False, True]  # the French recital was missed: every pair touching it is lost
+    assert pair_scores(gold, predicted, in_fr) == (1.0, 0.0, 0.0)
+    assert pair_scores(gold, predicted, [True, False, False])[1] == pytest.approx(0.5)
+
+
+def test_quality_line_recall_is_share_in_main_group():
+    recall = line_recall(["A", "A", "A", "A", "B", "B"], [0, 0, 1, None, None, None])
+    assert recall == {"A": 0.5, "B": 0.0}
+
+
+def test_quality_average_precision_punishes_boilerplate_above_and_duplicates():
+    # groups: 0 = a greeting, 1 = line A, 2 = line A again (duplicate), 3 = line B
+    gold = [None, None, "A", "A", "A", "B", "B"]
+    predicted = [0, 0, 1, 1, 2, 3, 3]
+    ap = average_precision(4, gold, predicted, {"A", "B"})
+    assert ap == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert average_precision(2, ["A", "A", "B", "B"], [0, 0, 1, 1], {"A", "B"}) == 1.0
+    assert average_precision(1, ["A", "A"], [0, 0], {"A", "B"}) == 0.5  # B never found
+
+
+def _unit(i, media, start, end, text="x", language="en"):
+    return Unit(f"u{i}", media, start, end, text, language, "asr", "asr")
+
+
+def test_quality_assign_uses_the_unit_covering_most_of_the_utterance():
+    utterances = [
+        Utterance("m1", 0, 1000, "a", "en", "script", "A"),
+        Utterance("m1", 1200, 3000, "b", "en", "own"),
+        Utterance("m2", 0, 1000, "a", "en", "script", "A"),
+    ]
+    units = [_unit(0, "m1", 0, 1100), _unit(1, "m1", 1150, 1600), _unit(2, "m2", 0, 1000)]
+    # unit 1 covers a quarter of the second utterance only: it is not assigned
+    assert assign(utterances, units, [[0, 2], [1]]) == [0, None, 0]
+
+
+def test_quality_cosimilar_baseline_groups_word_set_copies_across_media():
+    units = [
+        _unit(0, "m1", 0, 1, "We are free to live our lives here."),
+        _unit(1, "m2", 0, 1, "we are free to live our lives here"),
+        _unit(2, "m2", 5, 6, "We are free to live our lives here."),  # same medium as 1
+        _unit(3, "m3", 0, 1, "Something else entirely is said here."),
+        _unit(4, "m4", 0, 1, "我们是自由的人", "zh"),
+        _unit(5, "m5", 0, 1, "我们是自由的人。", "zh"),
+    ]
+    groups = run_cosimilar(units).groups
+    assert sorted(sorted(g) for g in groups) == [[0, 1, 2], [4, 5]]
+    assert word_set("我们 是", "zh") == frozenset("我们是")
+
+
+def test_quality_paraphrase_is_seeded_and_changes_the_line():
+    line = "The new water plant brought clean water and jobs to every village."
+    first = paraphrase(line, "en", random.Random(3))
+    assert first == paraphrase(line, "en", random.Random(3))
+    assert first != line
+    assert paraphrase("我们的村庄有了干净的水和工作。", "zh", random.Random(1)).endswith("。")
