@@ -29,7 +29,7 @@ from analyzer.records import MediaInput, TalkingPoint, Unit
 from analyzer.report.asr import asr_findings
 from analyzer.report.findings import build_findings, write_json
 from analyzer.report.html import write_report
-from analyzer.similarity import candidate_pairs
+from analyzer.similarity import PairTable, candidate_pairs
 from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
 from analyzer.transcribe.base import cache_key, engine_for
@@ -203,6 +203,42 @@ def media_infos(rows: Sequence[MediaRow]) -> dict[str, MediaInfo]:
     }
 
 
+# Whisper at less than even odds on its own words (exp(avg_logprob) < 0.5) is guessing:
+# the meaning of such a transcript is no evidence of a shared line, though its exact
+# wording still is. Two garbled transcripts otherwise "agree" in embedding space.
+MIN_ASR_CONFIDENCE = 0.5
+
+
+def guessed_asr_units(store: Store, units: Sequence[Unit]) -> np.ndarray:
+    """Per unit: True for ASR units whose segments' confidence is below MIN_ASR_CONFIDENCE."""
+    weak = np.zeros(len(units), dtype=bool)
+    segments: dict[str, list[tuple[int, int, float]]] = {}
+    for i, unit in enumerate(units):
+        if unit.source != "asr" or unit.track != "asr":
+            continue
+        if unit.media_id not in segments:
+            segments[unit.media_id] = [
+                (s.start_ms, s.end_ms, s.confidence) for s in store.segments(unit.media_id)
+            ]
+        spans = [
+            (min(end, unit.end_ms) - max(start, unit.start_ms), confidence)
+            for start, end, confidence in segments[unit.media_id]
+            if min(end, unit.end_ms) > max(start, unit.start_ms)
+        ]
+        total = sum(overlap for overlap, _ in spans)
+        if total > 0:
+            weak[i] = sum(overlap * c for overlap, c in spans) / total < MIN_ASR_CONFIDENCE
+    return weak
+
+
+def drop_guessed_meaning(pairs: PairTable, weak: np.ndarray) -> PairTable:
+    """Keep lexical links; keep semantic-only links only between units heard with confidence."""
+    if len(pairs) == 0 or not weak.any():
+        return pairs
+    keep = (pairs.jaccard > 0) | ~(weak[pairs.a] | weak[pairs.b])
+    return PairTable(pairs.a[keep], pairs.b[keep], pairs.cosine[keep], pairs.jaccard[keep])
+
+
 def corpus_stages(
     store: Store, options: ScanOptions, progress: Progress | None, summary: ScanSummary
 ) -> list[TalkingPoint]:
@@ -250,6 +286,7 @@ def corpus_stages(
         options.neighbours,
         progress=progress,
     )
+    pairs = drop_guessed_meaning(pairs, guessed_asr_units(store, units))
     timings["similarity"] = time.perf_counter() - started
 
     started = time.perf_counter()
