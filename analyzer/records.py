@@ -62,7 +62,7 @@ class Segment:
     end_ms: int
     text: str
     language: str
-    confidence: float  # exp(avg_logprob), in [0, 1]
+    confidence: float  # geometric mean of its word probabilities (else exp(avg_logprob)), in [0, 1]
     no_speech_prob: float = 0.0
     source: UnitSource = "asr"
     words: tuple[Word, ...] = ()

@@ -203,9 +203,10 @@ def media_infos(rows: Sequence[MediaRow]) -> dict[str, MediaInfo]:
     }
 
 
-# Whisper at less than even odds on its own words (exp(avg_logprob) < 0.5) is guessing:
-# the meaning of such a transcript is no evidence of a shared line, though its exact
-# wording still is. Two garbled transcripts otherwise "agree" in embedding space.
+# Whisper at less than even odds on its own words (confidence, the geometric mean of its
+# word probabilities, < 0.5) is guessing: the meaning of such a transcript is no evidence
+# of a shared line, though its exact wording still is. Two garbled transcripts otherwise
+# "agree" in embedding space.
 MIN_ASR_CONFIDENCE = 0.5
 
 
