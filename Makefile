@@ -27,10 +27,14 @@ $(BIN)/python:
 
 setup: .stamp-models
 
-# Debian's chromium renders report.html headless in tests/test_browser.py. Installed only
-# when missing (apt needs root; CI runs as root on a fresh machine).
+# Debian packages the tests need, as FILE:PACKAGE pairs: a package is installed only when
+# its file is missing (apt needs root; CI runs as root on a fresh machine).
+# chromium renders report.html headless in tests/test_browser.py.
+SYSTEM_TOOLS := /usr/bin/chromium:chromium
+
 system-deps:
-	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@missing=$$(for pair in $(SYSTEM_TOOLS); do test -e "$${pair%%:*}" || echo "$${pair#*:}"; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 demo: setup system-deps
 	$(BIN)/chorus scan samples/videos --out out/demo
