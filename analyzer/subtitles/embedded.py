@@ -2,8 +2,10 @@
 
 Embedded text subtitles (SubRip, ASS/SSA, mov_text, WebVTT) are decoded with PyAV; FFmpeg
 hands every text codec back as an ASS "Dialogue" payload, which is cut down to its text
-and cleaned like a sidecar. Image subtitles (PGS, VobSub, DVB) are listed as unreadable:
-reading them needs OCR. Each stream fails on its own, so one bad stream costs only itself.
+and cleaned like a sidecar. Text tracks FFmpeg cannot identify in Matroska/WebM (mkvmerge's
+S_TEXT/WEBVTT) are read by analyzer.subtitles.matroska instead. Image subtitles (PGS,
+VobSub, DVB) are listed as unreadable: reading them needs OCR. Each stream fails on its
+own, so one bad stream costs only itself.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from av.container import InputContainer
 from av.subtitles.stream import SubtitleStream
 from av.subtitles.subtitle import AssSubtitle, SubtitleSet
 
-from analyzer.errors import MediaError
+from analyzer.errors import MediaError, SubtitleError
 from analyzer.records import Cue, SubtitleTrack
+from analyzer.subtitles.matroska import TEXT_CODEC_IDS, MatroskaTrack, is_matroska, read_matroska_subtitles
 from analyzer.subtitles.read import clean_cue_text, is_ass_drawing, normalise_language
 
 # FFmpeg codec names (descriptor and decoder spellings) of text subtitles read here.
@@ -40,6 +43,8 @@ UNKNOWN_NOTE = (
     "FFmpeg could not identify this subtitle codec (for example WebVTT muxed into"
     " Matroska as S_TEXT/WEBVTT); not read"
 )
+# Note on a track FFmpeg could not identify that the Matroska reader read instead.
+MATROSKA_NOTE = "read from the Matroska blocks: FFmpeg does not identify codec {codec_id}"
 # An ASS event from FFmpeg: ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text.
 _ASS_FIELDS_BEFORE_TEXT = 8
 # SubtitleSet.end_display_time when the decoder does not know when a cue ends.
@@ -167,6 +172,72 @@ def _close_open_ends(reader: _Reader) -> list[Cue]:
     return list(dict.fromkeys(sorted(cues, key=lambda cue: (cue.start_ms, cue.end_ms))))
 
 
+def _matroska_text(track: MatroskaTrack, payload: bytes) -> str:
+    """Plain text of one Matroska text block.
+
+    SSA/ASS blocks carry the event fields before the text; WebM's D_WEBVTT blocks carry
+    the cue identifier and settings lines before it (mkvmerge's S_TEXT/WEBVTT keeps those
+    in BlockAdditions, so its block is the text alone).
+    """
+    if TEXT_CODEC_IDS[track.codec_id] in ("ass", "ssa"):
+        text, drawing = _ass_text(payload)
+        return "" if drawing else clean_cue_text(text, ass=True)
+    text = payload.decode("utf-8", errors="replace")
+    if track.codec_id.startswith("D_WEBVTT/"):
+        text = "".join(text.replace("\r\n", "\n").split("\n", 2)[2:])
+    return clean_cue_text(text)
+
+
+def _from_matroska(
+    stream: SubtitleStream, described: SubtitleTrack, track: MatroskaTrack
+) -> tuple[SubtitleTrack, list[Cue]]:
+    """A track FFmpeg left unidentified, read from its own Matroska blocks when it is text."""
+    if track.codec_id not in TEXT_CODEC_IDS:
+        note = f"Matroska codec {track.codec_id or 'unknown'} is not a text subtitle format; not read"
+        return replace(described, codec=track.codec_id or described.codec, note=note), []
+    codec = TEXT_CODEC_IDS[track.codec_id]
+    language = described.language or normalise_language(track.language)
+    if track.problem is not None:
+        return replace(described, language=language, codec=codec, note=f"{track.problem}; not read"), []
+    notes = [MATROSKA_NOTE.format(codec_id=track.codec_id)]
+    if track.skipped:
+        notes.append(f"{track.skipped} unreadable blocks skipped")
+    if track.stopped:
+        notes.append(f"reading stopped early: {track.stopped}")
+    record = replace(described, language=language, codec=codec, readable=True, note="; ".join(notes))
+    reader = _Reader(stream, record)
+    for block in track.blocks:
+        text = _matroska_text(track, block.payload)
+        if not text:
+            continue
+        if block.duration_ms is None:
+            reader.open_ended.add(len(reader.cues))
+        end = block.start_ms + (block.duration_ms or 0)
+        reader.cues.append(Cue(record.media_id, record.track, block.start_ms, end, text, language))
+    return _finish(reader, None)
+
+
+def _unidentified(
+    path: str, streams: list[SubtitleStream], tracks: list[SubtitleTrack]
+) -> dict[str, tuple[SubtitleTrack, list[Cue]]]:
+    """Tracks FFmpeg could not identify, read by the Matroska reader where it can.
+
+    FFmpeg makes one stream per subtitle TrackEntry, in file order, so the k-th subtitle
+    stream is the k-th subtitle TrackEntry; when the counts differ nothing is matched.
+    """
+    unknown = [index for index, track in enumerate(tracks) if track.codec == "unknown"]
+    if not unknown or not is_matroska(path):
+        return {}
+    try:
+        entries = read_matroska_subtitles(path)
+    except SubtitleError as exc:
+        note = f"{UNKNOWN_NOTE}; the Matroska reader failed too: {exc.problem}"
+        return {tracks[index].track: (replace(tracks[index], note=note), []) for index in unknown}
+    if len(entries) != len(tracks):
+        return {}
+    return {tracks[i].track: _from_matroska(streams[i], tracks[i], entries[i]) for i in unknown}
+
+
 def _read_streams(container: InputContainer, readers: list[_Reader]) -> str | None:
     """Demux once, feeding each text stream's packets to its reader.
 
@@ -212,8 +283,9 @@ def _open(path: str) -> InputContainer:
 def embedded_tracks(path: str, media_id: str) -> tuple[list[SubtitleTrack], list[Cue]]:
     """Every subtitle stream in the container as a track, and the cues of the text ones.
 
-    Track ids are "stream:<index>". Image and unidentified streams are listed with
-    readable=False and a note; a stream that fails to decode is listed the same way
+    Track ids are "stream:<index>". Text tracks FFmpeg cannot identify in Matroska are
+    read from their blocks (with a note saying so). Image and other unidentified
+    streams are listed with readable=False and a note; a stream that fails to decode is listed the same way
     with the error, without losing the other streams. Cues are sorted by time within
     each track. Raises MediaError when the container cannot be opened.
     """
@@ -225,6 +297,7 @@ def embedded_tracks(path: str, media_id: str) -> tuple[list[SubtitleTrack], list
         ]
         stopped = _read_streams(container, readers) if readers else None
     finished = {reader.track.track: _finish(reader, stopped) for reader in readers}
+    finished.update(_unidentified(path, streams, tracks))
     result_tracks, cues = [], []
     for track in tracks:
         done = finished.get(track.track)

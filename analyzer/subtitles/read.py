@@ -24,10 +24,11 @@ import pysubs2
 from analyzer.errors import SubtitleError
 from analyzer.limits import FLAGS, format_bytes
 from analyzer.records import Cue
+from analyzer.subtitles.broadcast import is_ebu_stl, is_scc, read_ebu_stl, read_scc
 
 # Extensions of the sidecar files that belong to a media file (lower case, no dot).
 SUBTITLE_EXTENSIONS = frozenset(
-    {"srt", "vtt", "ass", "ssa", "ttml", "dfxp", "sbv", "sub", "srv1", "srv3", "ytt"}
+    {"srt", "vtt", "ass", "ssa", "ttml", "dfxp", "sbv", "sub", "srv1", "srv3", "ytt", "scc", "stl"}
 )
 # MicroDVD counts frames, not time; this rate is used when the file does not declare one.
 DEFAULT_FPS = 25.0
@@ -49,6 +50,7 @@ _EXTENSION_FORMATS = {
     "srv1": "ytt",
     "srv3": "ytt",
     "sami": "sami",
+    "scc": "scc",
 }
 # Formats whose cues end at a blank line: pysubs2 glues a broken next block onto the cue.
 _BLOCK_FORMATS = frozenset({"srt", "vtt"})
@@ -796,6 +798,9 @@ def _parse(text: str, format_: str, fps: float | None) -> tuple[list[_RawCue], i
         return _parse_json_cues(text)
     if format_ == "ytt":
         return _parse_ytt(text)
+    if format_ == "scc":
+        scc, skipped = read_scc(text)
+        return [_RawCue(start, end, body) for start, end, body in scc], skipped
     if format_ == "ttml":
         text = _prepare_ttml(text)
     elif format_ in _BLOCK_FORMATS:
@@ -807,6 +812,8 @@ def _sniff_format(text: str) -> str | None:
     """The format the content itself shows, or None when it is unclear."""
     head = text.lstrip()[:2000]
     first_line = head.partition("\n")[0]
+    if is_scc(first_line):
+        return "scc"
     if _SBV_TIMING.match(first_line):
         return "sbv"
     if _MICRODVD_LINE.match(first_line):
@@ -928,7 +935,14 @@ def read_subtitle_file(
     recognisable as subtitles, is larger than ``max_bytes`` or has more than
     ``max_cues`` cues (0: no limit).
     """
-    text, encoding = decode_subtitle_bytes(_read_bytes(path, max_bytes))
+    data = _read_bytes(path, max_bytes)
+    if is_ebu_stl(data):  # binary: read before any text decoding
+        stl, skipped = read_ebu_stl(path, data)
+        parsed = _Parsed("stl", [_RawCue(start, end, body) for start, end, body in stl], skipped)
+        if max_cues and len(parsed.cues) > max_cues:
+            raise _too_many_cues(path, len(parsed.cues), max_cues, "cues")
+        return _cues_from(parsed, media_id, track, language)
+    text, encoding = decode_subtitle_bytes(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not text.strip():
         return [], 0
