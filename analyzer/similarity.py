@@ -119,7 +119,7 @@ class SearchOptions:
     kmeans_iterations: int = 4
     lsh_bands: int = 40  # MinHash LSH: 40 bands of 3 rows find a Jaccard-0.5 pair with p = 0.995
     lsh_rows: int = 3
-    lsh_window: int = 16  # partners per member of a crowded LSH bucket (sorted by signature)
+    lsh_window: int = 24  # partners per member of a crowded LSH bucket (sorted by signature)
     seed: int = 0
 
 
@@ -156,6 +156,29 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+def unique(
+    values: np.ndarray, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False
+) -> Any:
+    """``np.unique`` by sorting: numpy 2.4's hash-based ``np.unique`` is ~20x slower on millions of ints."""
+    if not (return_index or return_inverse or return_counts):
+        ordered = np.sort(values)
+        return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.concatenate([[True], ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, bool)
+    out: list[np.ndarray] = [ordered[first]]
+    if return_index:
+        out.append(order[first])  # the first occurrence: the sort is stable
+    if return_inverse:
+        inverse = np.empty(len(values), dtype=np.int64)
+        inverse[order] = np.cumsum(first) - 1
+        out.append(inverse)
+    if return_counts:
+        heads = np.flatnonzero(first)
+        out.append(np.diff(np.append(heads, len(ordered))))
+    return tuple(out)
 
 
 # ---- exact search (small corpora) ----------------------------------------------------------
@@ -296,12 +319,36 @@ class IdenticalClasses:
 # ---- shingle sets as arrays, MinHash, exact Jaccard --------------------------------------------
 
 
+def _shingle_keys(norms: Sequence[str], lengths: np.ndarray, first: int) -> np.ndarray:
+    """Sorted distinct (text << 32 | shingle hash) for texts numbered from ``first``."""
+    if lengths.sum() == 0:
+        return np.zeros(0, dtype=np.uint64)
+    joined = "\x00".join(norms) + "\x00\x00\x00"
+    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+    # every position whose 3-gram lies inside its text, plus one padded key for short texts
+    text_of = np.repeat(np.arange(len(norms)), lengths + 1)
+    offset = np.arange(len(text_of)) - starts[text_of]
+    length = lengths[text_of]
+    full = offset + SHINGLE <= length
+    short = (offset == 0) & (length > 0) & (length < SHINGLE)
+    p = np.flatnonzero(full | short)
+    c0, c1, c2 = cp[p], cp[p + 1], cp[p + 2]
+    is_short = short[p]
+    # a short text's key is its code points padded with zeros (NUL never occurs in text)
+    c1 = np.where(is_short & (length[p] < 2), 0, c1)
+    c2 = np.where(is_short, 0, c2)
+    packed = (c0 << np.uint64(42)) | (c1 << np.uint64(21)) | c2
+    hashed = (packed * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    return unique(((text_of[p] + first).astype(np.uint64) << np.uint64(32)) | hashed)
+
+
 class ShingleSets:
     """Each text's set of character 3-gram shingles, as sorted 32-bit hashes in CSR form.
 
-    Built in one pass of numpy over all texts' code points (a 3-gram is three code points
-    packed into 63 bits, then hashed to 32), so a million sentences cost seconds, not the
-    minutes that a Python set per sentence would.
+    Built with numpy over the texts' code points, 50,000 texts at a time (a 3-gram is
+    three code points packed into 63 bits, then hashed to 32), so a million sentences
+    cost seconds, not the minutes that a Python set per sentence would.
     """
 
     def __init__(self, texts: Sequence[str], normalised: bool = False) -> None:
@@ -313,26 +360,10 @@ class ShingleSets:
             self.indptr = np.zeros(self.n + 1, dtype=np.int64)
             self.keys = np.zeros(0, dtype=np.uint32)
             return
-        joined = "\x00".join(norms) + "\x00\x00\x00"
-        cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
-        # every position whose 3-gram lies inside its text, plus one padded key for short texts
-        text_of = np.repeat(np.arange(self.n), lengths + 1)
-        pos = np.arange(len(text_of))
-        offset = pos - starts[text_of]
-        length = lengths[text_of]
-        full = offset + SHINGLE <= length
-        short = (offset == 0) & (length > 0) & (length < SHINGLE)
-        take = full | short
-        p = pos[take]
-        c0, c1, c2 = cp[p], cp[p + 1], cp[p + 2]
-        is_short = short[take]
-        # a short text's key is its code points padded with zeros (NUL never occurs in text)
-        c1 = np.where(is_short & (length[take] < 2), 0, c1)
-        c2 = np.where(is_short, 0, c2)
-        packed = (c0 << np.uint64(42)) | (c1 << np.uint64(21)) | c2
-        hashed = ((packed * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)).astype(np.uint64)
-        combined = np.unique((text_of[take].astype(np.uint64) << np.uint64(32)) | hashed)
+        parts = []
+        for lo in range(0, self.n, 50_000):  # chunks bound the int64 temporaries (memory)
+            parts.append(_shingle_keys(norms[lo : lo + 50_000], lengths[lo : lo + 50_000], lo))
+        combined = np.concatenate(parts)  # sorted: texts are the high bits, chunks in order
         owner = (combined >> np.uint64(32)).astype(np.int64)
         self.keys = (combined & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=self.n))]).astype(np.int64)
@@ -341,23 +372,32 @@ class ShingleSets:
         return np.diff(self.indptr)
 
     def minhash(self, count: int, seed: int) -> np.ndarray:
-        """(n, count) uint32 MinHash signatures; an empty set gets all-max (matches nothing)."""
+        """(n, count) uint32 MinHash signatures; an empty set gets all-max (matches nothing).
+
+        Hash i of a shingle is (a_i * x + b_i) >> 32 in 64-bit arithmetic (multiply-add-shift,
+        universal for 32-bit keys); texts are taken a few million shingles at a time so the
+        temporaries stay small whatever the corpus.
+        """
         rng = np.random.default_rng(seed)
         mult = rng.integers(1, 2**63, size=count, dtype=np.uint64) | np.uint64(1)
         add = rng.integers(0, 2**63, size=count, dtype=np.uint64)
         sig = np.full((self.n, count), np.iinfo(np.uint32).max, dtype=np.uint32)
-        nonempty = np.flatnonzero(self.sizes() > 0)
-        if len(nonempty) == 0:
-            return sig
-        keys = self.keys.astype(np.uint64)
-        heads = self.indptr[nonempty]
-        step = max(1, 8_000_000 // max(1, len(keys)))  # bound the (nnz x step) temporary
-        for lo in range(0, count, step):
-            hi = min(count, lo + step)
-            hashed = ((keys[:, None] * mult[None, lo:hi] + add[None, lo:hi]) >> np.uint64(32)).astype(
-                np.uint32
-            )
-            sig[nonempty, lo:hi] = np.minimum.reduceat(hashed, heads, axis=0)
+        sizes = self.sizes()
+        budget = 8_000_000  # elements in one (shingles x hashes) temporary
+        first = 0
+        while first < self.n:
+            last = int(np.searchsorted(self.indptr, self.indptr[first] + budget, side="right")) - 1
+            last = min(self.n, max(first + 1, last))
+            texts = first + np.flatnonzero(sizes[first:last] > 0)
+            if len(texts):
+                keys = self.keys[self.indptr[first] : self.indptr[last]].astype(np.uint64)
+                heads = self.indptr[texts] - self.indptr[first]
+                step = max(1, budget // max(1, len(keys)))
+                for lo in range(0, count, step):
+                    hi = min(count, lo + step)
+                    hashed = (keys[:, None] * mult[None, lo:hi] + add[None, lo:hi]) >> np.uint64(32)
+                    sig[texts, lo:hi] = np.minimum.reduceat(hashed, heads, axis=0)
+            first = last
         return sig
 
     def matrix(self) -> Any:
@@ -365,7 +405,7 @@ class ShingleSets:
         if self._matrix is None:
             from scipy.sparse import csr_matrix
 
-            vocab, column = np.unique(self.keys, return_inverse=True)
+            vocab, column = unique(self.keys, return_inverse=True)
             self._matrix = csr_matrix(
                 (np.ones(len(column), dtype=np.float32), column.astype(np.int32), self.indptr),
                 shape=(self.n, max(1, len(vocab))),
@@ -392,6 +432,63 @@ class ShingleSets:
         return np.where(union > 0, shared / np.maximum(union, 1), 0.0).astype(np.float32)
 
 
+def max_jaccard_other_media(sets: Sequence[frozenset[str]], groups: Sequence[str]) -> np.ndarray:
+    """For each set, its highest Jaccard with a set of another group (0.0 if none).
+
+    What scoring asks of every member of a talking point ("is it a verbatim copy of
+    someone else's?"), for all members at once and exactly (the shingle strings, not
+    their hashes). Identical sets are compared once: a greeting said by 3,000 channels
+    is one row, so the cost is the square of the distinct texts, in sparse products, not
+    of the members in Python set operations. A set held by one group only is remembered
+    with that group; each row keeps its best match and its best match outside the first
+    one's group, which is enough to exclude any member's own group.
+    """
+    from scipy.sparse import csr_matrix
+
+    m = len(sets)
+    best = np.zeros(m, dtype=np.float64)
+    if m < 2:
+        return best
+    distinct: dict[frozenset[str], int] = {}
+    set_of = np.array([distinct.setdefault(s, len(distinct)) for s in sets], dtype=np.int64)
+    group_of = np.unique(np.asarray(groups), return_inverse=True)[1].ravel().astype(np.int64)
+    d = len(distinct)
+    # owner[u]: the only group holding distinct set u, or -1 when two or more groups hold it
+    pairs = unique(set_of * m + group_of)
+    holders = np.bincount(pairs // m, minlength=d)
+    owner = np.full(d, -1, dtype=np.int64)
+    single = holders == 1
+    owner[pairs[single[pairs // m]] // m] = pairs[single[pairs // m]] % m
+    vocab: dict[str, int] = {}
+    columns = [vocab.setdefault(g, len(vocab)) for s in distinct for g in s]
+    sizes = np.array([len(s) for s in distinct], dtype=np.float64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    matrix = csr_matrix(
+        (np.ones(len(columns)), np.array(columns, dtype=np.int64), indptr), shape=(d, max(1, len(vocab)))
+    )
+    transposed = matrix.T.tocsr()
+    shared_cols = owner < 0
+    shared_best = np.zeros(d)
+    top_value, top_owner, second = np.zeros(d), np.full(d, -1, dtype=np.int64), np.zeros(d)
+    rows_per_block = max(1, min(d, 2_000_000 // d))  # a block of at most ~16 MB per temporary
+    for lo in range(0, d, rows_per_block):
+        rows = np.arange(lo, min(d, lo + rows_per_block))
+        inter = (matrix[rows] @ transposed).toarray()
+        union = sizes[rows][:, None] + sizes[None, :] - inter
+        score = np.where((sizes[rows][:, None] > 0) & (sizes[None, :] > 0), inter / np.maximum(union, 1), 0.0)
+        shared_best[rows] = np.max(np.where(shared_cols[None, :], score, 0.0), axis=1)
+        score[:, shared_cols] = 0.0
+        top = np.argmax(score, axis=1)
+        top_value[rows] = score[np.arange(len(rows)), top]
+        top_owner[rows] = owner[top]
+        score[owner[None, :] == top_owner[rows][:, None]] = 0.0
+        second[rows] = score.max(axis=1)
+    # a single-owner best from the member's own group does not count: take the second then
+    own = top_owner[set_of] == group_of
+    best = np.maximum(shared_best[set_of], np.where(own, second[set_of], top_value[set_of]))
+    return best
+
+
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64: one hash per band of ``rows`` signature values (equal band, equal key)."""
     n, width = signatures.shape
@@ -413,16 +510,19 @@ def lsh_candidates(
     window: int,
     blocked: np.ndarray | None = None,
     depth: int = 3,
+    plausible: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i < j) that share a whole band of their MinHash signatures.
 
     A bucket is sorted by the keys of the next ``depth`` bands and each member is paired
     with the next ``window`` members, so a bucket of a few members gives all its pairs and a
     crowded one (a line recited thousands of times) gives each member its most alike
-    neighbours instead of every pair. ``blocked[i] == blocked[j] >= 0`` drops a pair.
+    neighbours instead of every pair. ``blocked[i] == blocked[j] >= 0`` drops a pair, and
+    so does ``plausible(i, j)`` when False (checked as pairs are found, before the costly
+    de-duplication of pairs that several bands find).
     """
     n = len(signatures)
-    unique = np.zeros(0, dtype=np.uint64)
+    seen = np.zeros(0, dtype=np.uint64)
     pending: list[np.ndarray] = []
     waiting = 0
     empty = np.all(signatures == np.iinfo(np.uint32).max, axis=1)
@@ -430,9 +530,17 @@ def lsh_candidates(
     for band in range(keys.shape[1]):
         key = keys[:, band]
         # within a bucket, members that also share the next bands sit side by side
-        later = [keys[:, (band + d) % keys.shape[1]] for d in range(depth, 0, -1)]
-        order = np.lexsort((*later, key))
+        # (only members of buckets of two or more: most texts are alone in most buckets)
+        order = np.argsort(key)
+        skey = key[order]
+        same = skey[1:] == skey[:-1]
+        paired = np.zeros(n, dtype=bool)
+        paired[1:] |= same
+        paired[:-1] |= same
+        order = np.sort(order[paired])  # index order within ties, as a full lexsort keeps it
         order = order[~empty[order]]
+        later = [keys[order, (band + d) % keys.shape[1]] for d in range(depth, 0, -1)]
+        order = order[np.lexsort((*later, key[order]))]
         skey = key[order]
         if len(skey) < 2:
             continue
@@ -446,12 +554,15 @@ def lsh_candidates(
             if blocked is not None:
                 keep = (blocked[i] != blocked[j]) | (blocked[i] < 0)
                 i, j = i[keep], j[keep]
+            if plausible is not None:
+                keep = plausible(i, j)
+                i, j = i[keep], j[keep]
             pending.append(np.minimum(i, j).astype(np.uint64) * np.uint64(n) + np.maximum(i, j))
             waiting += len(i)
-        if waiting > max(4_000_000, 2 * len(unique)):  # repeats across bands: dedupe now and then
-            unique = np.unique(np.concatenate([unique, *pending]))
+        if waiting > max(4_000_000, 2 * len(seen)):  # repeats across bands: dedupe now and then
+            seen = unique(np.concatenate([seen, *pending]))
             pending, waiting = [], 0
-    packed = np.unique(np.concatenate([unique, *pending]))
+    packed = unique(np.concatenate([seen, *pending]))
     return (packed // np.uint64(n)).astype(np.int64), (packed % np.uint64(n)).astype(np.int64)
 
 
@@ -540,8 +651,9 @@ def ivf_neighbours(
         members = members_order[members_bounds[cell] : members_bounds[cell + 1]]
         queries = query_of[query_bounds[cell] : query_bounds[cell + 1]]
         if len(members) and len(queries):
-            for lo in range(0, len(queries), 4096):
-                q = queries[lo : lo + 4096]
+            rows = max(64, min(4096, 8_000_000 // len(members)))  # a block of at most ~32 MB
+            for lo in range(0, len(queries), rows):
+                q = queries[lo : lo + rows]
                 out.append(_block_top_k(vectors, q, members, group_ids, k, threshold))
         if tick and (cell % 64 == 0 or cell == cells - 1):
             tick(cell + 1, cells)
@@ -595,7 +707,7 @@ def identical_rows(rows: np.ndarray) -> np.ndarray:
     digest = np.zeros(len(rows), dtype=np.uint64)
     for c in range(words.shape[1]):
         digest = (digest ^ (words[:, c] * mult[c])) * np.uint64(0x9E3779B97F4A7C15)
-    _, first, inverse = np.unique(digest, return_index=True, return_inverse=True)
+    _, first, inverse = unique(digest, return_index=True, return_inverse=True)
     renumber = np.empty(len(first), dtype=np.int64)
     renumber[np.argsort(first, kind="stable")] = np.arange(len(first))
     return renumber[inverse.ravel()]
@@ -635,14 +747,32 @@ def lexical_class_pairs(
     options = options or SearchOptions()
     count = options.lsh_bands * options.lsh_rows
     signatures = sets.minhash(count, options.seed)
-    ca, cb = lsh_candidates(signatures, options.lsh_bands, options.lsh_rows, options.lsh_window, class_group)
+    margin = 4.0 * math.sqrt(threshold * (1 - threshold) / count)
+    # b-bit MinHash: the low 8 bits of each value, 8 values to a 64-bit word, so a pair's
+    # agreement costs a few word operations instead of ``count`` comparisons
+    words = -(-count // 8)
+    low = np.zeros((len(signatures), 8 * words), dtype=np.uint8)
+    low[:, :count] = signatures.astype(np.uint8)
+    packed = low.view(np.uint64)
+    chance = 1.0 / 256  # two different values share their low 8 bits this often
+
+    def plausible(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        keep = np.empty(len(i), dtype=bool)
+        for lo in range(0, len(i), 200_000):
+            agree = count - _differing_bytes(packed[i[lo : lo + 200_000]] ^ packed[j[lo : lo + 200_000]])
+            keep[lo : lo + 200_000] = (agree / count - chance) / (1 - chance) >= threshold - 1.1 * margin
+        return keep
+
+    ca, cb = lsh_candidates(
+        signatures, options.lsh_bands, options.lsh_rows, options.lsh_window, class_group, plausible=plausible
+    )
     estimate = np.empty(len(ca), dtype=np.float32)
     for lo in range(0, len(ca), 100_000):
-        hi = lo + 100_000
-        estimate[lo:hi] = (signatures[ca[lo:hi]] == signatures[cb[lo:hi]]).mean(axis=1)
-    margin = 4.0 * math.sqrt(threshold * (1 - threshold) / count)
-    plausible = estimate >= threshold - margin
-    ca, cb, estimate = ca[plausible], cb[plausible], estimate[plausible]
+        estimate[lo : lo + 100_000] = (
+            signatures[ca[lo : lo + 100_000]] == signatures[cb[lo : lo + 100_000]]
+        ).mean(axis=1)
+    keep = estimate >= threshold - margin
+    ca, cb, estimate = ca[keep], cb[keep], estimate[keep]
     best = _top_k(ca, cb, estimate, 2 * k)
     ca, cb = ca[best], cb[best]
     exact = sets.jaccard(ca, cb)
@@ -650,6 +780,16 @@ def lexical_class_pairs(
     ca, cb, exact = ca[good], cb[good], exact[good]
     keep = _top_k(ca, cb, exact, k)
     return ca[keep], cb[keep], exact[keep]
+
+
+def _differing_bytes(x: np.ndarray) -> np.ndarray:
+    """Per row of 64-bit words: how many of their bytes are non-zero (SWAR, no byte arrays)."""
+    ones = np.uint64(0x0101010101010101)
+    x = x | (x >> np.uint64(4))
+    x |= x >> np.uint64(2)
+    x |= x >> np.uint64(1)
+    x &= ones  # the low bit of each byte: was the byte non-zero
+    return ((x * ones) >> np.uint64(56)).sum(axis=1, dtype=np.int64)
 
 
 def approximate_lexical_pairs(
@@ -705,7 +845,7 @@ def candidate_pairs(
     a = np.concatenate([sa, la])
     b = np.concatenate([sb, lb])
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    packed = np.unique(lo.astype(np.uint64) * np.uint64(n) + hi.astype(np.uint64))
+    packed = unique(lo.astype(np.uint64) * np.uint64(n) + hi.astype(np.uint64))
     a = (packed // np.uint64(n)).astype(np.int64)
     b = (packed % np.uint64(n)).astype(np.int64)
     cosine = np.empty(len(a), dtype=np.float32)

@@ -138,13 +138,15 @@ def _jaccard_rows(sets: Any) -> Callable[[np.ndarray], np.ndarray]:
     return rows
 
 
-def lexical_recall(sets: Any, group: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+def lexical_recall(
+    sets: Any, group: np.ndarray, rng: np.random.Generator, options: Any = None
+) -> dict[str, Any]:
     """MinHash LSH partners of sampled distinct texts vs exact Jaccard against all texts."""
     from analyzer.similarity import lexical_class_pairs
 
     own = -1 - np.arange(sets.n)
     masked = np.where(group >= 0, group, own)
-    ca, cb, jac = lexical_class_pairs(sets, group, K, LEXICAL)
+    ca, cb, jac = lexical_class_pairs(sets, group, K, LEXICAL, options)
     jaccard_rows = _jaccard_rows(sets)
     queries = rng.choice(sets.n, min(SAMPLE, sets.n), replace=False)
     exact, found = [], []

@@ -172,3 +172,34 @@ def test_similarity_pair_table_reads_as_a_sequence_of_pairs():
     assert list(table) == [table[0], table[1]] and table[:1] == [table[0]]
     assert np.allclose(table.strength(), [0.9, 0.8])
     assert PairTable.of(table) is table
+
+
+def test_similarity_max_jaccard_to_other_media_equals_the_set_computation():
+    from analyzer.similarity import jaccard, max_jaccard_other_media, shingles
+
+    texts, _, media, _ = _corpus(lines=3, reciters=6, loners=5)
+    texts = [*texts, "", "We are free.", "we are FREE"]
+    media = [*media, "e1", "x1", "x1"]  # the last two share a medium: no credit
+    sets = [shingles(t) for t in texts]
+    fast = max_jaccard_other_media(sets, media)
+    slow = [
+        max((jaccard(sets[i], sets[j]) for j in range(len(texts)) if media[j] != media[i]), default=0.0)
+        for i in range(len(texts))
+    ]
+    assert np.allclose(fast, slow, atol=1e-12)
+    assert fast[-1] < 1.0 and fast[-3] == 0.0
+    # once another medium says it too, the copy in x1 is verbatim again
+    again = max_jaccard_other_media([*sets, shingles("We are free!")], [*media, "y1"])
+    assert again[-2] == 1.0 and again[-1] == 1.0 and np.allclose(again[:-3], fast[:-2])
+
+
+def test_similarity_differing_bytes_counts_what_a_byte_comparison_counts():
+    from analyzer.similarity import _differing_bytes
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, size=(500, 16), dtype=np.uint8)
+    b = a.copy()
+    changed = rng.random(a.shape) < 0.3
+    b[changed] = rng.integers(0, 256, size=int(changed.sum()), dtype=np.uint8)
+    counted = _differing_bytes(a.view(np.uint64) ^ b.view(np.uint64))
+    assert np.array_equal(counted, (a != b).sum(axis=1)) and counted.max() > 0
