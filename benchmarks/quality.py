@@ -66,8 +66,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from analyzer.coordination import MediaInfo  # noqa: E402
-from analyzer.records import Segment, Source, Unit  # noqa: E402
-from analyzer.similarity import Pair  # noqa: E402
+from analyzer.records import Segment, Source, Unit, Word  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "text" / "tatoeba"
 DEFAULT_OUT = REPO_ROOT / "out" / "bench-quality"
@@ -180,6 +179,9 @@ class CorpusOptions:
     reciters: tuple[int, int] = (8, 18)
     reupload_share: float = 0.08
     bare_asr_share: float = 0.3  # media whose ASR has no punctuation or capitals
+    # Segments carry word timestamps, as Chorus's faster-whisper gives them (a pause
+    # between two lines inside one segment is then visible); off: segment times only.
+    word_times: bool = True
 
 
 def read_tatoeba(root: Path) -> dict[str, list[tuple[str, str]]]:
@@ -246,8 +248,27 @@ def _ms_per_char(language: str, rng: random.Random) -> int:
     return int((220 if language in UNSPACED else 65) * rng.uniform(0.8, 1.25))
 
 
+def _word_times(pieces: Sequence[tuple[str, int, int, str]]) -> tuple[Word, ...]:
+    """Word timestamps as faster-whisper gives them: each piece's time shared out by
+    characters (Chinese: one character a word), so the only gaps are real pauses."""
+    words: list[Word] = []
+    for text, start, end, language in pieces:
+        tokens = list(text.replace(" ", "")) if language in UNSPACED else text.split()
+        total = max(1, sum(len(t) for t in tokens))
+        done = 0
+        for token in tokens:
+            a = start + (end - start) * done // total
+            done += len(token)
+            words.append(Word(a, start + (end - start) * done // total, token, 0.9))
+    return tuple(words)
+
+
 def _segments_for(
-    media_id: str, items: list[tuple[str, str, str, str | None]], rng: random.Random, bare_asr: bool
+    media_id: str,
+    items: list[tuple[str, str, str, str | None]],
+    rng: random.Random,
+    bare_asr: bool,
+    word_times: bool = True,
 ) -> tuple[list[Segment], list[Utterance]]:
     """Time a medium's utterances and cut them into ASR segments the way engines do."""
     utterances: list[Utterance] = []
@@ -263,8 +284,9 @@ def _segments_for(
                 if pending[0][3] not in UNSPACED
                 else "".join(p[0] for p in pending)
             )
+            words = _word_times(pending) if word_times else ()
             segments.append(
-                Segment(media_id, pending[0][1], pending[-1][2], text, pending[0][3], 0.9, 0.01, "asr", ())
+                Segment(media_id, pending[0][1], pending[-1][2], text, pending[0][3], 0.9, 0.01, "asr", words)
             )
             pending.clear()
 
@@ -447,7 +469,9 @@ def generate(
         nonlocal n
         n += 1
         media_id = f"m{n:04d}"
-        segs, utts = _segments_for(media_id, items, rng, rng.random() < options.bare_asr_share)
+        segs, utts = _segments_for(
+            media_id, items, rng, rng.random() < options.bare_asr_share, options.word_times
+        )
         segments[media_id] = segs
         utterances.extend(utts)
         handle = _handle(rng, scripted)
@@ -643,26 +667,6 @@ def average_precision(
 # ---- systems ----------------------------------------------------------------------------
 
 
-def margin_filter(
-    pairs: Sequence[Pair], vectors: np.ndarray, groups: Sequence[str], k: int = 2, margin: float = 1.0
-) -> list[Pair]:
-    """Keep lexical pairs, and semantic pairs whose cosine is at least ``margin`` times the
-    mean of both units' k nearest other-media cosines (ratio margin, Artetxe & Schwenk 2019).
-
-    A proposal measured here, not yet in Chorus: e5's cosines are compressed, so unrelated
-    short sentences of one language often exceed the absolute link threshold; a margin
-    asks whether the pair stands out from each unit's own neighbourhood.
-    """
-    ids = np.unique(np.asarray(groups), return_inverse=True)[1]
-    knn = np.zeros(len(vectors))
-    for start in range(0, len(vectors), 2048):
-        sims = vectors[start : start + 2048] @ vectors.T
-        sims[ids[start : start + 2048][:, None] == ids[None, :]] = -1.0
-        top = -np.partition(-sims, min(k, sims.shape[1] - 1), axis=1)[:, :k]
-        knn[start : start + 2048] = top.mean(axis=1)
-    return [p for p in pairs if p.jaccard >= 0.5 or p.cosine >= margin * (knn[p.a] + knn[p.b]) / 2]
-
-
 def run_chorus(
     units: Sequence[Unit],
     vectors: np.ndarray,
@@ -670,7 +674,6 @@ def run_chorus(
     media: dict[str, MediaInfo],
     threshold: float,
     name: str = "Chorus",
-    link_filter: Callable[[list[Pair]], list[Pair]] | None = None,
 ) -> Clusters:
     """Chorus's corpus stages as pipelines/scan.py runs them, without a store."""
     from analyzer.cluster import ClusterOptions, group_units
@@ -682,8 +685,6 @@ def run_chorus(
     duplicates = find_reuploads(units, media, options.verbatim_jaccard)
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
-    if link_filter is not None:
-        pairs = link_filter(pairs)
     groups = group_units(vectors, pairs, options)
     points = build_talking_points(
         groups, units, vectors, infos, generic, ScoreOptions(semantic_threshold=threshold)
@@ -697,6 +698,29 @@ def run_chorus(
         "linked units left out": 1 - len(clustered & linked) / max(1, len(linked)),
     }
     return Clusters(name, ranked, time.perf_counter() - started, notes)
+
+
+def unit_ceiling(corpus: Corpus, units: Sequence[Unit]) -> Clusters:
+    """Perfect grouping of Chorus's own units: each unit joins the script line that most
+    of the utterances it covers recite. What no clustering can beat with these units:
+    an unpunctuated ASR unit that holds a greeting and a line, or two lines, is one unit."""
+    by_media: dict[str, list[int]] = defaultdict(list)
+    for i, unit in enumerate(units):
+        by_media[unit.media_id].append(i)
+    votes: dict[int, Counter[str | None]] = defaultdict(Counter)
+    for utt in corpus.utterances:
+        span = max(1, utt.end_ms - utt.start_ms)
+        for i in by_media[utt.media_id]:
+            overlap = min(units[i].end_ms, utt.end_ms) - max(units[i].start_ms, utt.start_ms)
+            if overlap > 0 and overlap / span >= 0.5:
+                votes[i][utt.line] += 1
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, counted in votes.items():
+        line = counted.most_common(1)[0][0]
+        if line is not None:
+            groups[line].append(i)
+    ranked = sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+    return Clusters("ceiling: units, ideal groups", ranked)
 
 
 def run_bertopic_style(units: Sequence[Unit], vectors: np.ndarray, seed: int) -> Clusters:
@@ -789,7 +813,7 @@ def print_table(
     corpus: Corpus, units: Sequence[Unit], results: list[tuple[Clusters, dict[str, dict[str, float]]]]
 ) -> None:
     counts = Counter(u.language for u in corpus.utterances if u.kind == "script")
-    header = f"{'language':<10}{'system':<17}{'pair P':>8}{'pair R':>8}{'pair F1':>8}"
+    header = f"{'language':<10}{'system':<29}{'pair P':>8}{'pair R':>8}{'pair F1':>8}"
     header += f"{'line R':>8}{'min R':>7}{'AP':>7}"
     print(header)
     print("-" * len(header))
@@ -799,10 +823,9 @@ def print_table(
             m = rows[language]
             label = f"{language} ({n})" if system is results[0][0] else ""
             print(
-                f"{label:<10}{system.name:<17}{m['P']:>8.3f}{m['R']:>8.3f}{m['F1']:>8.3f}"
+                f"{label:<10}{system.name:<29}{m['P']:>8.3f}{m['R']:>8.3f}{m['F1']:>8.3f}"
                 f"{m['line R']:>8.3f}{m['min line R']:>7.2f}{m['AP']:>7.3f}"
             )
-    print("* proposal: semantic links kept only when they stand out from both units' neighbours")
     print()
     for system, _ in results:
         notes = ", ".join(f"{k} {v:.2f}" for k, v in system.notes.items())
@@ -818,7 +841,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--media", type=int, default=320)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--model", default="multilingual-e5-small")
+    parser.add_argument(
+        "--model", default="multilingual-e5-small", help="Chorus's model; baselines use it too"
+    )
+    parser.add_argument(
+        "--segment-times",
+        action="store_true",
+        help="ASR segments without word timestamps (harder: lines sharing a segment stay one unit)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=["use-multilingual-v3"],
+        help="other embedding models (models.toml) to run Chorus with on the same units",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -839,7 +875,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         def embed(texts: list[str]) -> np.ndarray:
             return embedder.encode_cached(texts, cache)
 
-        corpus = generate(read_tatoeba(args.data), embed, CorpusOptions(seed=args.seed, media=args.media))
+        # Hard negatives are mined with e5's raw vectors whatever model is measured, so
+        # the corpus for a seed stays the same when models or their calibration change.
+        generator = Embedder("multilingual-e5-small")
+        corpus = generate(
+            read_tatoeba(args.data),
+            lambda texts: generator.encode_cached(texts, cache, calibrated=False),
+            CorpusOptions(seed=args.seed, media=args.media, word_times=not args.segment_times),
+        )
         units = [u for m in sorted(corpus.segments) for u in units_from_segments(corpus.segments[m])]
         vectors = embed([u.text for u in units])
         generic = embed(list(GENERIC_PHRASES))
@@ -852,20 +895,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({kinds['script']} script, {kinds['own']} independent, {kinds['generic']} greetings/sign-offs), "
         f"{len(units)} units, {embedder.computed} newly embedded; prepared in {prepared:.1f} s\n"
     )
-    systems = [
-        run_chorus(units, vectors, generic, corpus.media, threshold),
-        run_chorus(
-            units,
-            vectors,
-            generic,
-            corpus.media,
-            threshold,
-            "Chorus+margin*",
-            lambda pairs: margin_filter(pairs, vectors, [u.media_id for u in units]),
-        ),
-        run_bertopic_style(units, vectors, args.seed),
-        run_cosimilar(units),
-    ]
+    systems = [run_chorus(units, vectors, generic, corpus.media, threshold, f"Chorus {args.model}")]
+    for other in [m for m in args.compare if m != args.model]:
+        alternative = Embedder(other)
+        with Store(args.out / "embeddings.db") as cache:
+            alt_vectors = alternative.encode_cached([u.text for u in units], cache)
+            alt_generic = alternative.encode_cached(list(GENERIC_PHRASES), cache)
+        systems.append(
+            run_chorus(
+                units, alt_vectors, alt_generic, corpus.media, semantic_threshold(other), f"Chorus {other}"
+            )
+        )
+    systems += [run_bertopic_style(units, vectors, args.seed), run_cosimilar(units)]
+    systems.append(unit_ceiling(corpus, units))
     results = [(s, score(corpus, units, s)) for s in systems]
     print_table(corpus, units, results)
     return 0

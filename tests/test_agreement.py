@@ -87,10 +87,13 @@ def test_agreement_across_languages_with_real_embeddings(embedder: Any) -> None:
         _cue(0, 4000, "We are free to live our lives the way we want."),
         _cue(5000, 9000, "The bridge will open to traffic next spring."),
     ]
-    mismatches, agreement = subtitle_agreement(cues, segments, embedder.encode, OPTIONS)
+    from pipelines.subtitle_stage import mismatch_threshold
+
+    measured = AgreementOptions(mismatch_threshold=mismatch_threshold(embedder.name))  # the model's own
+    mismatches, agreement = subtitle_agreement(cues, segments, embedder.encode, measured)
     assert [m.subtitle_text for m in mismatches] == ["The bridge will open to traffic next spring."]
     assert mismatches[0].speech_text == "Ich bin hier geboren und aufgewachsen."
-    assert mismatches[0].similarity < OPTIONS.mismatch_threshold
+    assert mismatches[0].similarity < measured.mismatch_threshold
     assert agreement == {"sidecar:a.en.srt": 0.5}
 
 
@@ -154,7 +157,9 @@ def test_agreement_flags_tampered_cues_in_findings_and_store(tampered_scan: dict
     assert [m["subtitle_text"] for m in german["subtitle_mismatches"]] == [FALSE_DE_TRACK]
     flagged = english["subtitle_mismatches"][0]
     assert "foreign media" in flagged["speech_text"].lower()  # what was said instead
-    assert flagged["similarity"] < 0.83
+    from pipelines.subtitle_stage import mismatch_threshold
+
+    assert flagged["similarity"] < mismatch_threshold("multilingual-e5-small")
     assert flagged["track"] == f"sidecar:{tampered_scan['english']}.en.srt"
     with sqlite3.connect(tampered_scan["db"]) as db:
         rows = db.execute(

@@ -77,6 +77,27 @@ def test_quality_assign_uses_the_unit_covering_most_of_the_utterance():
     assert assign(utterances, units, [[0, 2], [1]]) == [0, None, 0]
 
 
+def test_quality_unit_ceiling_groups_units_by_the_line_most_of_them_recite():
+    utterances = [
+        Utterance("m1", 0, 1000, "hello", "en", "generic"),
+        Utterance("m1", 1100, 3000, "a", "en", "script", "A"),
+        Utterance("m2", 0, 1000, "a", "en", "script", "A"),
+        Utterance("m2", 1200, 2000, "b", "en", "script", "B"),
+        Utterance("m3", 0, 900, "b", "en", "script", "B"),
+    ]
+    # m1's single unpunctuated unit holds the greeting and line A: one vote each, and the
+    # tie goes to the first seen, the greeting, so even ideal grouping loses m1's recital.
+    units = [
+        _unit(0, "m1", 0, 3000),
+        _unit(1, "m2", 0, 1000),
+        _unit(2, "m2", 1200, 2000),
+        _unit(3, "m3", 0, 900),
+    ]
+    corpus = quality.Corpus({}, utterances, {}, {"A": "a", "B": "b"}, {})
+    groups = quality.unit_ceiling(corpus, units).groups
+    assert sorted(sorted(g) for g in groups) == [[1], [2, 3]]
+
+
 def test_quality_cosimilar_baseline_groups_word_set_copies_across_media():
     units = [
         _unit(0, "m1", 0, 1, "We are free to live our lives here."),
