@@ -29,8 +29,19 @@ setup: .stamp-models
 
 # Debian packages the tests need, as FILE:PACKAGE pairs: a package is installed only when
 # its file is missing (apt needs root; CI runs as root on a fresh machine).
-# chromium renders report.html headless in tests/test_browser.py.
-SYSTEM_TOOLS := /usr/bin/chromium:chromium
+# chromium renders report.html headless in tests/test_browser.py; Tesseract with its
+# language data and the Noto fonts serve OCR and its generated test videos; fpcalc
+# (Chromaprint) fingerprints audio for re-uploads.
+SYSTEM_TOOLS := \
+	/usr/bin/chromium:chromium \
+	/usr/bin/tesseract:tesseract-ocr \
+	/usr/share/tesseract-ocr/5/tessdata/uig.traineddata:tesseract-ocr-uig \
+	/usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata:tesseract-ocr-chi-sim \
+	/usr/share/tesseract-ocr/5/tessdata/rus.traineddata:tesseract-ocr-rus \
+	/usr/share/tesseract-ocr/5/tessdata/ara.traineddata:tesseract-ocr-ara \
+	/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf:fonts-noto-core \
+	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk \
+	/usr/bin/fpcalc:libchromaprint-tools
 
 system-deps:
 	@missing=$$(for pair in $(SYSTEM_TOOLS); do test -e "$${pair%%:*}" || echo "$${pair#*:}"; done); \

@@ -82,6 +82,13 @@ def scan(
     timeout: Annotated[
         str | None, typer.Option(help=f"Time one media item may take, then it is stopped [{_LIMIT_HELP[3]}].")
     ] = None,
+    ocr: Annotated[
+        str,
+        typer.Option(
+            help="Read subtitles burned into the picture: on, off, or auto (when a video has no text "
+            "subtitles and Whisper is unsure of the speech language). Image subtitle streams too."
+        ),
+    ] = "auto",
 ) -> None:
     """Scan a folder (or manifest) of videos and rank the talking points they share."""
     from rich.console import Console
@@ -102,6 +109,8 @@ def scan(
         _fail(str(exc))
     if not inputs:
         _fail(f"no media files found in {folder or manifest}")
+    if ocr not in ("auto", "on", "off"):
+        _fail(f"--ocr must be auto, on or off (not {ocr!r})")
     try:
         limits = replace(
             _LIMITS,
@@ -119,6 +128,7 @@ def scan(
         limits=limits,
         executor=_executor_kind(executor, workers, scheduler),
         scheduler=scheduler,
+        ocr=ocr,
     )
     root = str(folder) if folder else str(Path(str(manifest)).parent)
     with _progress(console, quiet, log_json) as progress:
@@ -138,6 +148,8 @@ def scan(
         f"{summary.n_units} units, {summary.n_embedded} newly embedded"
     )
     console.print("time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings.items()))
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True, markup=True)
     _print_top(console, summary.talking_points[:top])
     console.print(f"wrote {summary.findings_path}, {summary.store_path}")
     console.print(f"report: {Path(summary.report_path).resolve()}", soft_wrap=True)

@@ -1,9 +1,10 @@
 """Who repeats what: re-uploads, boilerplate, breadth, timing, accounts, and the score.
 
 A script is told from a coincidence by several independent signals (DESIGN.md): many
-distinct media and channels (re-uploads of one recording count once), tight wording,
-specific content (greetings and sign-offs are everywhere and prove nothing), uploads
-bunched in time, and accounts whose handles end in random characters.
+distinct media and channels (re-uploads of one recording count once, whether their audio
+fingerprints or their transcripts show it), tight wording, specific content (greetings
+and sign-offs are everywhere and prove nothing), uploads bunched in time, accounts whose
+handles end in random characters, and one subtitle file laid over different voices.
 """
 
 from __future__ import annotations
@@ -12,15 +13,28 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from statistics import median
 
 import numpy as np
 
-from analyzer.records import Member, Relation, ScoreParts, Script, Source, TalkingPoint, Unit
-from analyzer.similarity import jaccard, shingles
+from analyzer.fingerprint import AudioMatch
+from analyzer.handles import handle_randomness, looks_random_handle  # noqa: F401  (callers import it here)
+from analyzer.records import (
+    Member,
+    Relation,
+    Reupload,
+    ReuploadEvidence,
+    ScoreParts,
+    Script,
+    Source,
+    SubtitleCopy,
+    TalkingPoint,
+    Unit,
+)
+from analyzer.similarity import jaccard, max_jaccard_other_media, shingles
 from analyzer.units import letters
 
 # Boilerplate any channel says, in several languages. The multilingual embedding carries
@@ -48,7 +62,12 @@ GENERIC_PHRASES = (
 
 _UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 MIN_SCRIPT_SPECIFICITY = 0.5  # below this a line is boilerplate (see _talking_point)
-_RANDOM_SUFFIX = re.compile(r"(?:^|[_.\-])([a-z0-9]{4,10})$")
+
+# The score: specificity x a weighted sum of the other parts (see score_of). Breadth leads:
+# many distinct recordings and channels are the core of a chorus; the wording's tightness
+# next; timing, accounts and copied subtitles are corroboration, absent in many real
+# campaigns and so never able to lift a line on their own.
+WEIGHTS = {"breadth": 0.405, "tightness": 0.27, "timing": 0.135, "accounts": 0.09, "subtitles": 0.1}
 
 
 @dataclass(frozen=True)
@@ -71,20 +90,32 @@ class MediaInfo:
     source: Source
     duration_ms: int
     duplicate_of: str | None = None
+    # Its subtitle track is one of a group of (nearly) identical tracks over different
+    # speech (analyzer/subtitles/copies.py): the group's key, else None.
+    subtitle_copy: str | None = None
 
 
-def looks_random_handle(handle: str | None) -> bool:
-    """True for handles ending in a random-looking run like ``_x7k2q`` or ``93fj1``."""
-    if not handle:
-        return False
-    name = handle.lower().lstrip("@")
-    match = _RANDOM_SUFFIX.search(name)
-    if not match:
-        return False
-    suffix = match.group(1)
-    has_digit = any(c.isdigit() for c in suffix)
-    has_alpha = any(c.isalpha() for c in suffix)
-    return (has_digit and has_alpha) or (suffix.isdigit() and len(suffix) >= 5)
+def with_subtitle_copies(
+    media: Mapping[str, MediaInfo], copies: Sequence[SubtitleCopy]
+) -> dict[str, MediaInfo]:
+    """The media with ``subtitle_copy`` set: which group of copied subtitle tracks each is in."""
+    group: dict[str, str] = {}
+    for k, copy in enumerate(copies):
+        for media_id, _track in copy.tracks:
+            group.setdefault(media_id, f"copy-{k + 1}")
+    return {m: replace(info, subtitle_copy=group.get(m)) for m, info in media.items()}
+
+
+def score_of(parts: ScoreParts) -> float:
+    """specificity x (0.405 breadth + 0.27 tightness + 0.135 timing + 0.09 accounts + 0.1 subtitles).
+
+    Specificity multiplies: a greeting said by a thousand random-handle accounts is still
+    a greeting. The other weights sum to 1, so the score stays in [0, 1]; they are the
+    earlier 0.45/0.3/0.15/0.1 scaled by 0.9 to make room for copied subtitles, which
+    keeps the order of lines without copied subtitles exactly as it was.
+    """
+    weighted = sum(weight * getattr(parts, name) for name, weight in WEIGHTS.items())
+    return parts.specificity * weighted
 
 
 @lru_cache(maxsize=32)
@@ -107,31 +138,99 @@ def content_words(text: str, language: str) -> float:
 
 
 def find_reuploads(
-    units: Sequence[Unit], media: Mapping[str, MediaInfo], verbatim_jaccard: float
+    units: Sequence[Unit],
+    media: Mapping[str, MediaInfo],
+    verbatim_jaccard: float,
+    audio: Sequence[AudioMatch] = (),
 ) -> dict[str, str]:
     """Media that are re-uploads of an earlier one: duplicate id -> original id.
 
-    Two media are one recording when nearly all their spoken sentences match verbatim at
-    the same offsets and their durations agree; different speakers reading one script
-    never keep the same timing sentence after sentence. Only pairs that can pass are
-    compared (``_reupload_candidates``), so the cost follows the corpus, not its square.
+    See ``reupload_evidence``, which also says what showed it.
     """
+    found = reupload_evidence(units, media, verbatim_jaccard, audio)
+    return {dup: r.duplicate_of for dup, r in found.items()}
+
+
+def reupload_evidence(
+    units: Sequence[Unit],
+    media: Mapping[str, MediaInfo],
+    verbatim_jaccard: float,
+    audio: Sequence[AudioMatch] = (),
+) -> dict[str, Reupload]:
+    """Re-uploads (duplicate id -> evidence), their originals the earliest published.
+
+    Two lines of evidence, either enough. Audio: the fingerprints of both recordings agree
+    at one alignment (``audio``, from analyzer.fingerprint.audio_matches), which survives
+    re-encoding, trims and another container. Transcript: nearly all their spoken
+    sentences match verbatim at the same offsets and their durations agree; different
+    speakers reading one script never keep the same timing sentence after sentence. Only
+    pairs that can pass are compared (``_reupload_candidates``), so the cost follows the
+    corpus, not its square. Chains collapse to one original: every copy points at the
+    earliest of its recording.
+    """
+    links: dict[tuple[str, str], dict[str, object]] = {}
+
+    def order(a: str, b: str) -> tuple[str, str]:
+        first, later = sorted((a, b), key=lambda m: (media[m].source.published or "9999", m))
+        return first, later
+
+    for match in audio:
+        if match.a not in media or match.b not in media:
+            continue
+        first, later = order(match.a, match.b)
+        offset = match.offset_ms if later == match.b else -match.offset_ms
+        links[(later, first)] = {
+            "audio": True,
+            "bit_error_rate": match.bit_error_rate,
+            "offset_ms": offset,
+            "overlap_ms": match.overlap_ms,
+        }
     by_media: dict[str, list[Unit]] = defaultdict(list)
     for u in units:
         if u.source == "asr":
             by_media[u.media_id].append(u)
     ids = sorted(by_media)
     sets: dict[str, frozenset[str]] = {}
-    duplicates: dict[str, str] = {}
     for a, b in _reupload_candidates(by_media, ids, media):
         for u in (*by_media[a], *by_media[b]):
             if u.id not in sets:
                 sets[u.id] = shingles(u.text)
-        if not _same_recording(by_media[a], by_media[b], sets, verbatim_jaccard):
-            continue
-        first, later = sorted((a, b), key=lambda m: (media[m].source.published or "9999", m))
-        duplicates.setdefault(later, first)
-    return {dup: _root(orig, duplicates) for dup, orig in duplicates.items()}
+        share = _recording_match(by_media[a], by_media[b], sets, verbatim_jaccard)
+        if share is not None:
+            links.setdefault(order(a, b)[::-1], {})["transcript"] = share
+
+    duplicates: dict[str, str] = {}
+    evidence: dict[str, dict[str, object]] = {}
+    # audio-backed links first: when a copy matches two earlier media, the recording wins
+    for (later, first), found in sorted(links.items(), key=lambda kv: ("audio" not in kv[1], kv[0])):
+        if later not in duplicates:
+            duplicates[later] = first
+            evidence[later] = found
+    out: dict[str, Reupload] = {}
+    for dup, found in evidence.items():
+        kinds: list[ReuploadEvidence] = []
+        if found.get("audio"):
+            kinds.append("audio fingerprint")
+        if "transcript" in found:
+            kinds.append("transcript")
+        out[dup] = Reupload(
+            dup,
+            _root(duplicates[dup], duplicates),
+            tuple(kinds),
+            _float(found.get("bit_error_rate")),
+            _int(found.get("offset_ms")),
+            _int(found.get("overlap_ms")),
+            _float(found.get("transcript")),
+        )
+    return out
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
 
 
 def _reupload_candidates(
@@ -146,7 +245,7 @@ def _reupload_candidates(
     between media whose durations agree, so a line recited by thousands costs a window
     of neighbours per unit, not every pair.
     """
-    from analyzer.similarity import ShingleSets, band_keys
+    from analyzer.similarity import ShingleSets, band_keys, unique
 
     counts = np.array([len(by_media[m]) for m in ids], dtype=np.int64)
     eligible = counts >= 2
@@ -159,7 +258,7 @@ def _reupload_candidates(
     keys = band_keys(ShingleSets(texts).minhash(40, seed=1), bands=10, rows=4)
     found: list[np.ndarray] = []
     for band in range(keys.shape[1]):
-        bucket = np.unique(keys[:, band], return_inverse=True)[1].astype(np.int64)
+        bucket = unique(keys[:, band], return_inverse=True)[1]
         span = duration[owner]
         order = np.lexsort((span, bucket))
         combined = (bucket[order] << np.int64(40)) + span[order]
@@ -177,11 +276,11 @@ def _reupload_candidates(
         ma, mb = np.minimum(ma, mb), np.maximum(ma, mb)
         fits = (ma != mb) & (np.maximum(counts[ma], counts[mb]) <= 1.25 * np.minimum(counts[ma], counts[mb]))
         # a's unit ua has a twin in b: one record per (pair, unit of a)
-        found.append(np.unique((ma[fits] * len(ids) + mb[fits]) * len(owner) + ua[fits]))
+        found.append(unique((ma[fits] * len(ids) + mb[fits]) * len(owner) + ua[fits]))
     if not found:
         return []
-    twins = np.unique(np.concatenate(found)) // len(owner)
-    pair, support = np.unique(twins, return_counts=True)
+    twins = unique(np.concatenate(found)) // len(owner)
+    pair, support = unique(twins, return_counts=True)
     a, b = pair // len(ids), pair % len(ids)
     keep = support >= 0.8 * counts[a]
     return [(ids[i], ids[j]) for i, j in zip(a[keep].tolist(), b[keep].tolist(), strict=True)]
@@ -198,17 +297,25 @@ def _root(media_id: str, duplicates: Mapping[str, str]) -> str:
 def _same_recording(
     a: Sequence[Unit], b: Sequence[Unit], sets: Mapping[str, frozenset[str]], threshold: float
 ) -> bool:
+    return _recording_match(a, b, sets, threshold) is not None
+
+
+def _recording_match(
+    a: Sequence[Unit], b: Sequence[Unit], sets: Mapping[str, frozenset[str]], threshold: float
+) -> float | None:
+    """The share of a's sentences said verbatim in b at one offset, when that makes them one recording."""
     if min(len(a), len(b)) < 2 or max(len(a), len(b)) > 1.25 * min(len(a), len(b)):
-        return False
+        return None
     offsets = []
     for ua in a:
         best = max(b, key=lambda ub: jaccard(sets[ua.id], sets[ub.id]))
         if jaccard(sets[ua.id], sets[best.id]) >= threshold:
             offsets.append(best.start_ms - ua.start_ms)
     if len(offsets) < 0.8 * len(a):
-        return False
+        return None
     centre = median(offsets)
-    return sum(abs(o - centre) <= 700 for o in offsets) >= 0.8 * len(a)
+    aligned = sum(abs(o - centre) <= 700 for o in offsets)
+    return round(aligned / len(a), 4) if aligned >= 0.8 * len(a) else None
 
 
 def _days(value: str) -> int | None:
@@ -267,22 +374,17 @@ def _talking_point(
     if len(roots) < options.min_media:
         return None
     block = vectors[group]
-    sims = block @ block.T
-    medoid = int(np.argmax(sims.mean(axis=1)))
+    # mean cosine to the others without the m x m matrix (a group can hold 50,000 members)
+    medoid = int(np.argmax(block @ (block.sum(axis=0) / len(group))))
+    to_medoid = block @ block[medoid]
     centre = members[medoid]
-    sets = [shingles(u.text) for u in members]
+    # best Jaccard with a member of another medium, for all members at once
+    lexical_best = max_jaccard_other_media([shingles(u.text) for u in members], [u.media_id for u in members])
 
     evidence: list[Member] = []
     for pos, unit in enumerate(members):
-        cosine = float(sims[pos, medoid])
-        lexical = max(
-            (
-                jaccard(sets[pos], sets[o])
-                for o in range(len(members))
-                if members[o].media_id != unit.media_id
-            ),
-            default=0.0,
-        )
+        cosine = float(to_medoid[pos])
+        lexical = float(lexical_best[pos])
         relation: Relation
         if lexical >= options.verbatim_jaccard:
             relation, similarity = "verbatim", lexical
@@ -295,7 +397,7 @@ def _talking_point(
     # Tightness on one scale (cosine to the medoid) for every member, whatever decided its
     # relation; rescaled so the link threshold is 0 and identical meaning is 1.
     threshold = options.semantic_threshold
-    mean_cosine = float(np.mean([sims[pos, medoid] for pos in range(len(members))]))
+    mean_cosine = float(np.mean([to_medoid[pos] for pos in range(len(members))]))
     tightness = min(1.0, max(0.0, (mean_cosine - threshold) / (1.0 - threshold)))
 
     channels = {_channel_key(media[m]) for m in roots}
@@ -309,10 +411,15 @@ def _talking_point(
     ordinals = [o for d in dates if (o := _days(d)) is not None]
     timing = math.exp(-(max(ordinals) - min(ordinals)) / 14) if len(ordinals) >= 2 else 0.5
     handles = [media[m].source.handle for m in roots]
-    accounts = sum(looks_random_handle(h) for h in handles) / len(handles)
+    accounts = sum(handle_randomness(h) for h in handles) / len(handles)
+    # copied subtitles count when the copy is shared inside this line's own media
+    groups = [media[m].subtitle_copy for m in roots]
+    shared = {g for g in groups if g is not None and groups.count(g) >= 2}
+    subtitles = sum(g in shared for g in groups) / len(groups)
 
-    parts = ScoreParts(*(round(v, 4) for v in (breadth, tightness, specificity, timing, accounts)))
-    score = specificity * (0.45 * breadth + 0.3 * tightness + 0.15 * timing + 0.1 * accounts)
+    values = (breadth, tightness, specificity, timing, accounts, subtitles)
+    parts = ScoreParts(*(round(v, 4) for v in values))
+    score = score_of(parts)
     languages = tuple(sorted({u.language for u in members}))
     evidence.sort(key=lambda m: (m.unit.media_id, m.unit.start_ms, m.unit.source))
     return TalkingPoint(

@@ -75,7 +75,7 @@ class SubtitleTrack:
     media_id: str
     track: str  # "sidecar:NAME.en.vtt" or "stream:2"
     language: str | None
-    kind: Literal["sidecar", "embedded"]
+    kind: Literal["sidecar", "embedded", "ocr"]  # "ocr": text read from the picture
     codec: str  # "srt", "ass", "webvtt", "mov_text", "hdmv_pgs_subtitle", ...
     readable: bool = True  # False for bitmap streams (PGS, VobSub): listed, not read
     note: str | None = None
@@ -168,13 +168,40 @@ class Member:
 
 @dataclass(frozen=True)
 class ScoreParts:
-    """The components of a talking point's score, each in [0, 1]."""
+    """The components of a talking point's score, each in [0, 1].
+
+    Fields are only ever appended, with defaults: stores and findings written before a
+    field existed still load (the store keeps them as a JSON list in this order).
+    """
 
     breadth: float
     tightness: float
     specificity: float
     timing: float
     accounts: float
+    subtitles: float = 0.0  # share of its media whose subtitles copy another's over other speech
+
+
+ReuploadEvidence = Literal["audio fingerprint", "transcript", "identical file"]
+
+
+@dataclass(frozen=True)
+class Reupload:
+    """Why a media item is taken for another's re-upload (one recording, counted once).
+
+    ``evidence`` lists what agreed, strongest first. Audio: the fingerprints' bit error
+    rate at their best alignment (``offset_ms``: where this copy starts in the original)
+    over ``overlap_ms``. Transcript: the share of its sentences said verbatim at the same
+    offsets (``similarity``).
+    """
+
+    media_id: str
+    duplicate_of: str
+    evidence: tuple[ReuploadEvidence, ...]
+    bit_error_rate: float | None = None
+    offset_ms: int | None = None
+    overlap_ms: int | None = None
+    similarity: float | None = None
 
 
 @dataclass(frozen=True)

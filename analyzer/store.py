@@ -12,7 +12,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from analyzer.records import (
     Cue,
     Media,
     Member,
+    Reupload,
     ScoreParts,
     Segment,
     Source,
@@ -95,6 +96,18 @@ CREATE TABLE IF NOT EXISTS asr_segments (
   no_speech_prob REAL, flags TEXT NOT NULL DEFAULT '[]', used INTEGER, words TEXT,
   PRIMARY KEY (media_id, track, idx)
 );
+CREATE TABLE IF NOT EXISTS fingerprints (
+  media_id TEXT PRIMARY KEY, algorithm INTEGER, frame_ms REAL, n_values INTEGER, data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reuploads (
+  media_id TEXT PRIMARY KEY, duplicate_of TEXT NOT NULL, evidence TEXT NOT NULL DEFAULT '[]',
+  bit_error_rate REAL, offset_ms INTEGER, overlap_ms INTEGER, similarity REAL
+);
+-- The sidecar files (subtitles) a media item was processed with: name suffix and content
+-- hash, so an edited or added subtitle next to an unchanged video is read again.
+CREATE TABLE IF NOT EXISTS sidecars (
+  media_id TEXT PRIMARY KEY, signature TEXT NOT NULL
+);
 """
 
 
@@ -130,6 +143,8 @@ class MediaResult:
     notes: tuple[str, ...] = ()
     alignments: tuple[Alignment, ...] = ()  # one per aligned subtitle track
     asr_segments: tuple[AsrSegment, ...] = ()  # every decoded ASR segment, flagged ones too
+    # raw Chromaprint values (little-endian uint32; b"": too short), None when not computed
+    audio_fingerprint: bytes | None = None
 
 
 TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
@@ -315,6 +330,8 @@ class Store:
                 ],
             )
             self._save_asr_segments(db, result.asr_segments)
+            if result.audio_fingerprint is not None:
+                self._save_fingerprint(db, m.id, result.audio_fingerprint)
 
     def save_failure(self, media_id: str, path: str, rel_path: str, source: Source, error: str) -> None:
         """Record a media item that could not be processed, with the reason."""
@@ -344,7 +361,7 @@ class Store:
     @staticmethod
     def _delete_media_rows(db: sqlite3.Connection, media_id: str) -> None:
         tables = ("segments", "tracks", "cues", "units", "alignments", "subtitle_mismatches", "asr_segments")
-        for table in tables:
+        for table in (*tables, "fingerprints"):
             db.execute(f"DELETE FROM {table} WHERE media_id = ?", (media_id,))
 
     def set_duplicate(self, media_id: str, duplicate_of: str | None) -> None:
@@ -418,6 +435,16 @@ class Store:
             for media_id in stale:
                 self._delete_media_rows(db, media_id)
                 db.execute("DELETE FROM media WHERE id=?", (media_id,))
+                db.execute("DELETE FROM sidecars WHERE media_id=?", (media_id,))
+
+    def sidecars(self, media_id: str) -> str | None:
+        """The sidecar signature a media item was processed with (None: not recorded)."""
+        row = self.db.execute("SELECT signature FROM sidecars WHERE media_id=?", (media_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_sidecars(self, media_id: str, signature: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO sidecars VALUES (?, ?)", (media_id, signature))
 
     # ---- segments, cues, units --------------------------------------------------------
 
@@ -560,6 +587,57 @@ class Store:
         )
         return [SubtitleMismatch(*r) for r in rows]
 
+    # ---- audio fingerprints and re-uploads ----------------------------------------------
+
+    @staticmethod
+    def _save_fingerprint(db: sqlite3.Connection, media_id: str, data: bytes) -> None:
+        from analyzer.fingerprint import ALGORITHM, FRAME_MS
+
+        db.execute(
+            "INSERT OR REPLACE INTO fingerprints VALUES (?,?,?,?,?)",
+            (media_id, ALGORITHM, FRAME_MS, len(data) // 4, data),
+        )
+
+    def save_fingerprint(self, media_id: str, data: bytes) -> None:
+        """Store one media item's raw Chromaprint values (b"": tried, too short to fingerprint)."""
+        with self.transaction() as db:
+            self._save_fingerprint(db, media_id, data)
+
+    def fingerprints(self) -> dict[str, bytes]:
+        """Raw fingerprints of media that are ``ok``, by media id (empty bytes included)."""
+        rows = self.db.execute(
+            "SELECT f.media_id, f.data FROM fingerprints f JOIN media m ON m.id = f.media_id"
+            " WHERE m.status='ok'"
+        )
+        return {r[0]: bytes(r[1]) for r in rows}
+
+    def save_reuploads(self, reuploads: Sequence[Reupload]) -> None:
+        """Replace the evidence behind every ``duplicate_of`` (recomputed by each scan)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM reuploads")
+            db.executemany(
+                "INSERT OR REPLACE INTO reuploads VALUES (?,?,?,?,?,?,?)",
+                [
+                    (
+                        r.media_id,
+                        r.duplicate_of,
+                        json.dumps(list(r.evidence)),
+                        r.bit_error_rate,
+                        r.offset_ms,
+                        r.overlap_ms,
+                        r.similarity,
+                    )
+                    for r in reuploads
+                ],
+            )
+
+    def reuploads(self) -> dict[str, Reupload]:
+        rows = self.db.execute(
+            "SELECT media_id, duplicate_of, evidence, bit_error_rate, offset_ms, overlap_ms, similarity"
+            " FROM reuploads"
+        )
+        return {r[0]: Reupload(r[0], r[1], tuple(json.loads(r[2] or "[]")), *r[3:]) for r in rows}
+
     # ---- embeddings cache ---------------------------------------------------------------
 
     def cached_vectors(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -596,9 +674,7 @@ class Store:
                         rank,
                         tp.score,
                         tp.label,
-                        json.dumps(
-                            [parts.breadth, parts.tightness, parts.specificity, parts.timing, parts.accounts]
-                        ),
+                        json.dumps(list(astuple(parts))),  # ScoreParts' field order; appended only
                         tp.n_media,
                         tp.n_channels,
                         json.dumps(list(tp.languages)),

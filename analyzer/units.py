@@ -160,12 +160,17 @@ def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
     return sentences_from_pieces(pieces, segments[0].media_id, "asr", "asr")
 
 
-def units_from_cues(cues: Sequence[Cue], track_language: str | None = None) -> list[Unit]:
-    """Sentence units from one subtitle track's cues (a sentence may span several cues)."""
+def units_from_cues(
+    cues: Sequence[Cue], track_language: str | None = None, source: UnitSource = "subtitle"
+) -> list[Unit]:
+    """Sentence units from one subtitle track's cues (a sentence may span several cues).
+
+    ``source`` is "ocr" for text read from the picture or from image subtitles.
+    """
     if not cues:
         return []
     known = normalise(track_language)
     sample = " ".join(c.text for c in cues[:40])
     language = known or detect_text_language(sample, fallback=None)
     pieces = [Piece(c.text, c.start_ms, c.end_ms, normalise(c.language) or language) for c in cues]
-    return sentences_from_pieces(pieces, cues[0].media_id, "subtitle", cues[0].track)
+    return sentences_from_pieces(pieces, cues[0].media_id, source, cues[0].track)

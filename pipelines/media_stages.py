@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzer.errors import ChorusError, MediaError, SubtitleError
+from analyzer.fingerprint import FingerprintError, fingerprint_audio, fpcalc_path, to_bytes
 from analyzer.limits import FLAGS, LimitExceeded, format_duration
 from analyzer.media import SAMPLE_RATE, declared_duration_ms, decode_audio
-from analyzer.records import Alignment, Cue, Media, MediaInput, Segment, SubtitleTrack, Unit
+from analyzer.records import Alignment, Cue, Media, MediaInput, Segment, SubtitleTrack, Unit, UnitSource
 from analyzer.store import MediaResult
 from analyzer.subtitles.align import align_tracks
 from analyzer.subtitles.embedded import embedded_tracks
+from analyzer.subtitles.ocr import is_ocr_track, needs_ocr, read_pictures
 from analyzer.subtitles.read import language_from_filename, read_subtitle_file
 from analyzer.transcribe import AudioItem, TranscribeOptions, Transcriber, Transcript, create
 from analyzer.transcribe.base import cache_key
@@ -36,6 +38,7 @@ class MediaJob:
     max_duration_s: float
     max_cues_per_track: int = 0  # 0: no limit (LimitOptions documents the defaults)
     max_file_bytes: int = 0  # applies to sidecar subtitle files here
+    ocr: str = "off"  # "auto", "on" or "off": read subtitles from the picture (ScanOptions.ocr)
 
 
 # The current batch's decoded audio and transcripts by media id (process_media_batch):
@@ -170,6 +173,7 @@ def process_media(job: MediaJob) -> MediaResult:
     segments: tuple[Segment, ...] = ()
     asr: Transcript | None = None
     alignments: list[Alignment] = []
+    fingerprint: bytes | None = None
     has_audio = True
     max_ms = int(job.max_duration_s * 1000)
     try:
@@ -185,6 +189,7 @@ def process_media(job: MediaJob) -> MediaResult:
         duration_ms = declared or max((c.end_ms for c in cues), default=0)
     else:
         duration_ms = int(len(audio) * 1000 / SAMPLE_RATE)
+        fingerprint = _fingerprint(audio, notes)
         declared = declared_duration_ms(item.path)
         if declared and duration_ms < 0.9 * declared and declared - duration_ms > TRUNCATED_GAP_MS:
             notes.append(
@@ -197,6 +202,12 @@ def process_media(job: MediaJob) -> MediaResult:
             notes.extend(note for note in [flag_note(asr.details)] if note)
         # Before units: subtitle units must carry the speech's times, not the file's.
         cues, alignments = align_tracks(cues, audio, segments)
+    if job.ocr != "off":  # after alignment: text in the picture keeps the picture's clock
+        burned_in = needs_ocr(job.ocr, tracks, bool(segments), asr.language_probability if asr else 0.0)
+        tracks, ocr_cues, ocr_notes = read_pictures(item.path, job.media_id, tracks, burned_in)
+        cues = [*cues, *ocr_cues]
+        read_now = {t.track for t in tracks if is_ocr_track(t)}  # "image subtitles, not read" is stale
+        notes = [n for n in notes if n.split(" ", 1)[0] not in read_now] + ocr_notes
     if has_audio or declared:
         cues, late = _drop_cues_past_end(cues, max(duration_ms, declared or 0))
         notes.extend(late)
@@ -209,8 +220,10 @@ def process_media(job: MediaJob) -> MediaResult:
     for cue in cues:
         by_track.setdefault(cue.track, []).append(cue)
     languages = {t.track: t.language for t in tracks}
+    from_ocr = {t.track for t in tracks if is_ocr_track(t)}
     for track, track_cues in by_track.items():
-        units.extend(units_from_cues(track_cues, languages.get(track)))
+        source: UnitSource = "ocr" if track in from_ocr else "subtitle"
+        units.extend(units_from_cues(track_cues, languages.get(track), source))
     if not units:
         problem = f"{_heard(has_audio, duration_ms, segments)} and no subtitle text; nothing to compare"
         raise MediaError(item.rel_path, _with_notes(problem, notes))
@@ -228,7 +241,19 @@ def process_media(job: MediaJob) -> MediaResult:
         notes=tuple(notes),
         alignments=tuple(alignments),
         asr_segments=asr.details if asr else (),
+        audio_fingerprint=fingerprint,
     )
+
+
+def _fingerprint(audio: np.ndarray, notes: list[str]) -> bytes | None:
+    """The audio's Chromaprint values; None without fpcalc (the corpus stage warns once)."""
+    if fpcalc_path() is None:
+        return None
+    try:
+        return to_bytes(fingerprint_audio(audio, SAMPLE_RATE))
+    except FingerprintError as exc:
+        notes.append(f"no audio fingerprint: {exc}")
+        return None
 
 
 def _transcript(job: MediaJob, audio: np.ndarray) -> Transcript:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -18,14 +20,15 @@ from analyzer.coordination import (
     MediaInfo,
     ScoreOptions,
     build_talking_points,
-    find_reuploads,
     group_scripts,
+    reupload_evidence,
+    with_subtitle_copies,
 )
 from analyzer.embed import Embedder
 from analyzer.errors import ChorusError, MediaError, ModelError
 from analyzer.limits import LimitOptions
 from analyzer.media import check_media_file, file_sha256, media_id_for
-from analyzer.records import MediaInput, TalkingPoint, Unit
+from analyzer.records import MediaInput, Reupload, TalkingPoint, Unit
 from analyzer.report.asr import asr_findings
 from analyzer.report.findings import build_findings, write_json
 from analyzer.report.html import write_report
@@ -35,9 +38,10 @@ from analyzer.transcribe import TranscribeOptions
 from analyzer.transcribe.base import cache_key, engine_for
 from pipelines.asr_batches import run_jobs
 from pipelines.executors import chosen_executor
+from pipelines.fingerprint_stage import fingerprint_matches
 from pipelines.lock import store_lock
 from pipelines.media_stages import MediaJob
-from pipelines.subtitle_stage import check_subtitles, subtitle_findings
+from pipelines.subtitle_stage import check_subtitles, subtitle_copies, subtitle_findings
 
 Progress = Callable[[str, int, int], None]
 
@@ -54,6 +58,7 @@ class ScanOptions:
     neighbours: int = 20  # semantic candidates per unit
     executor: str = "local"  # "local" (a pool sized by workers) or "dask" (pipelines/executors.py)
     scheduler: str | None = None  # tcp://HOST:PORT of a running Dask scheduler to join
+    ocr: str = "auto"  # read subtitles from the picture: auto, on, off (analyzer/subtitles/ocr.py)
 
 
 @dataclass
@@ -71,6 +76,7 @@ class ScanSummary:
     findings_path: str = ""
     report_path: str = ""
     store_path: str = ""
+    warnings: list[str] = field(default_factory=list)  # what this scan could not do, and how to fix it
 
 
 def semantic_threshold(embed_model: str) -> float:
@@ -104,31 +110,71 @@ def _identify(item: MediaInput, max_file_bytes: int = 0) -> tuple[str, str | Non
     return media_id_for(sha), sha, None
 
 
+_SIDECAR_HASH_MAX = 64 * 1024 * 1024
+
+
+def sidecar_signature(item: MediaInput) -> str:
+    """What a media item's sidecar subtitles are: each file's name after the media's stem
+    (``.en.srt``) and a hash of its bytes; "" without sidecars."""
+    stem = Path(item.path).stem
+    parts: list[str] = []
+    for path in sorted(item.subtitle_paths):
+        name = Path(path).name
+        suffix = name[len(stem) :] if name.startswith(stem) else name
+        try:
+            info = os.stat(path)
+            # never open a FIFO or device (it would block); the subtitle reader reports it
+            if not stat.S_ISREG(info.st_mode):
+                digest = f"not a regular file ({info.st_mode:o})"
+            elif info.st_size > _SIDECAR_HASH_MAX:  # no subtitle is this big: the reader refuses it
+                digest = f"{info.st_size} bytes, modified {info.st_mtime_ns}"
+            else:
+                digest = file_sha256(path)[:16]
+        except OSError as exc:
+            digest = f"unreadable ({exc.strerror or exc})"
+        parts.append(f"{suffix}={digest}")
+    return "\n".join(parts)
+
+
 def run_media_stages(
     inputs: Sequence[MediaInput], store: Store, options: ScanOptions, progress: Progress | None
 ) -> ScanSummary:
-    """Process new media in workers; reuse what the store already has for unchanged content."""
+    """Process new media in workers; reuse what the store already has for unchanged content.
+
+    Content is what the video's bytes and its sidecar subtitles are: an unchanged video
+    whose subtitle file was edited or added is processed again, and a byte-identical copy
+    with other subtitles than the original's is processed as its own item (under its copy
+    id) instead of borrowing the original's tracks.
+    """
     summary = ScanSummary(n_media=len(inputs))
     asr_key = cache_key(options.transcribe)
     jobs: list[MediaJob] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # media id -> sidecar signature of the first file with it
     keep: set[str] = set()
     copies: list[tuple[MediaInput, str]] = []
+    signatures: dict[str, str] = {}  # job media id -> sidecar signature, stored once done
     for item in inputs:
         media_id, sha, error = _identify(item, options.limits.max_file_bytes)
         if error is not None or sha is None:
             store.save_failure(media_id, item.path, item.rel_path, item.source, error or "unreadable")
             keep.add(media_id)
             continue
+        signature = sidecar_signature(item)
         if media_id in seen:  # byte-identical copy under another name: a re-upload
-            copies.append((item, media_id))
-            continue
-        seen[media_id] = item.rel_path
+            if seen[media_id] == signature:
+                copies.append((item, media_id))
+                continue
+            media_id = f"{media_id}-{_path_hash(item.rel_path)[:4]}"  # its own subtitles: its own item
+        seen.setdefault(media_id, signature)
         keep.add(media_id)
-        if store.done(media_id, asr_key):
+        recorded = store.sidecars(media_id)
+        if store.done(media_id, asr_key) and recorded in (None, signature):  # None: a store from before
+            if recorded is None:
+                store.set_sidecars(media_id, signature)
             store.update_source(media_id, item.rel_path, item.source)
             summary.n_reused += 1
             continue
+        signatures[media_id] = signature
         limits = options.limits
         jobs.append(
             MediaJob(
@@ -139,6 +185,7 @@ def run_media_stages(
                 limits.max_duration_s,
                 limits.max_cues_per_track,
                 limits.max_file_bytes,
+                options.ocr,
             )
         )
     copy_ids = [(item, media_id, f"{media_id}-{_path_hash(item.rel_path)[:4]}") for item, media_id in copies]
@@ -158,6 +205,7 @@ def run_media_stages(
             store.save_failure(job.media_id, job.item.path, job.item.rel_path, job.item.source, reason)
         else:
             store.save_result(result)
+            store.set_sidecars(job.media_id, signatures.get(job.media_id, ""))
             summary.n_processed += 1
         if progress:
             progress("transcribe", done, len(jobs))
@@ -268,16 +316,21 @@ def corpus_stages(
     cluster_options = ClusterOptions(link_threshold=threshold)
     if progress:
         progress("re-uploads", 0, 1)
-    duplicates = find_reuploads(units, infos, cluster_options.verbatim_jaccard)
+    audio, warnings = fingerprint_matches(store, rows, options.limits.max_duration_s)
+    summary.warnings.extend(warnings)
+    evidence = reupload_evidence(units, infos, cluster_options.verbatim_jaccard, audio)
     if progress:
         progress("re-uploads", 1, 1)
     for row in rows:
-        marked = duplicates.get(row.media.id)
+        marked = evidence[row.media.id].duplicate_of if row.media.id in evidence else None
         if not marked and row.notes and row.notes[0].startswith("byte-identical copy"):
             marked = row.media.id.rsplit("-", 1)[0]
+            evidence[row.media.id] = Reupload(row.media.id, marked, ("identical file",))
         if marked != row.duplicate_of:
             store.set_duplicate(row.media.id, marked)
-    infos = media_infos(store.media_rows())
+    store.save_reuploads(list(evidence.values()))
+    rows = store.media_rows()
+    infos = with_subtitle_copies(media_infos(rows), subtitle_copies(store, rows))
     pairs = candidate_pairs(
         [u.text for u in units],
         vectors,
@@ -325,6 +378,7 @@ def settings_of(options: ScanOptions) -> dict[str, Any]:
         "embed_model": options.embed_model,
         "semantic_threshold": semantic_threshold(options.embed_model),
         "lexical_threshold": options.lexical_threshold,
+        "ocr": options.ocr,
         "cluster": asdict(ClusterOptions(link_threshold=semantic_threshold(options.embed_model))),
     }
 
@@ -352,7 +406,9 @@ def scan(
         rows = store.media_rows()
         scripts = group_scripts(points, media_infos(rows))
         asr = asr_findings(store.asr_segments(flagged_only=False))
-        findings = build_findings(rows, points, settings, scripts, subtitle_findings(store, rows), asr)
+        subtitles = subtitle_findings(store, rows)
+        findings = build_findings(rows, points, settings, scripts, subtitles, asr, store.reuploads())
+        findings["warnings"] = list(summary.warnings)  # e.g. no fpcalc: re-uploads by transcript only
         write_json(out / "findings.json", findings)
         write_report(out / "report.html", findings, scan_root)
         summary.timings["report"] = time.perf_counter() - started

@@ -232,3 +232,14 @@ def test_report_timeline_without_dates_says_so():
         "talking_points": [_tp("t", 1, 0.5, ["a", "b"])],
     }
     assert "No publish dates are known" in timeline_svg(findings)
+
+
+def test_report_source_cell_names_where_a_quote_was_read():
+    from analyzer.report.html import _source_cell
+
+    assert _source_cell({"source": "asr", "track": "asr"}) == "speech (ASR)"
+    assert "OCR" in _source_cell({"source": "ocr", "track": "ocr:video"})
+    assert "the picture" in _source_cell({"source": "ocr", "track": "ocr:video"})
+    assert "stream 3" in _source_cell({"source": "ocr", "track": "stream:3"})
+    cell = _source_cell({"source": "subtitle", "track": "sidecar:<b>x</b>.srt"})
+    assert "<b>x</b>" not in cell and "&lt;b&gt;" in cell  # file names are untrusted

@@ -104,7 +104,8 @@ def test_server_talking_points_list_and_one(hostile_server):
     assert listing["total"] == 1
     first = listing["talking_points"][0]
     assert first["id"] == "tp-0001" and first["n_members"] == 4 and "members" not in first
-    assert set(first["score_parts"]) == {"breadth", "tightness", "specificity", "timing", "accounts"}
+    parts = {"breadth", "tightness", "specificity", "timing", "accounts", "subtitles"}
+    assert set(first["score_parts"]) >= parts
     one = hostile_server.client.get("/talking-points/tp-0001").json()
     assert one["label"] == f"{hostile.LINE} {hostile.SCRIPT_TAG}"  # JSON is data: the text as it was
     assert {m["media_id"] for m in one["members"]} == {"m-evil0000001", "m-plain000002"}

@@ -137,7 +137,9 @@ def _talking_points(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 
 def _transcripts(store: Store) -> Iterator[dict[str, Any]]:
-    """Every ASR segment, then every subtitle cue, media by media."""
+    """Every ASR segment, then every subtitle cue (source "ocr" where read from pictures)."""
+    from analyzer.subtitles.ocr import is_ocr_track
+
     for row in store.media_rows():
         media_id = row.media.id
         for idx, seg in enumerate(store.segments(media_id)):
@@ -153,12 +155,13 @@ def _transcripts(store: Store) -> Iterator[dict[str, Any]]:
                 "confidence": round(seg.confidence, 4),
             }
         counters: dict[str, int] = {}
+        read_by_ocr = {track.track for track, _ in store.tracks(media_id) if is_ocr_track(track)}
         for cue in store.cues(media_id):
             idx = counters.get(cue.track, 0)
             counters[cue.track] = idx + 1
             yield {
                 "media_id": media_id,
-                "source": "subtitle",
+                "source": "ocr" if cue.track in read_by_ocr else "subtitle",
                 "track": cue.track,
                 "idx": idx,
                 "start_s": seconds(cue.start_ms),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from analyzer.records import Script, TalkingPoint
+from analyzer.records import Reupload, Script, TalkingPoint
 from analyzer.report.asr import AsrFindings, add_asr_fields
 from analyzer.report.subtitles import SubtitleFindings, add_subtitle_fields
 from analyzer.store import MediaRow, now
@@ -88,6 +88,7 @@ def talking_point_entry(rank: int, tp: TalkingPoint, media: Mapping[str, MediaRo
             "specificity": p.specificity,
             "timing": p.timing,
             "accounts": p.accounts,
+            "subtitles": p.subtitles,
         },
         "label": tp.label,
         "languages": list(tp.languages),
@@ -105,6 +106,7 @@ def build_findings(
     scripts: Sequence[Script] = (),
     subtitles: SubtitleFindings | None = None,
     asr: AsrFindings | None = None,
+    reuploads: Mapping[str, Reupload] | None = None,
 ) -> dict[str, Any]:
     by_id = {r.media.id: r for r in rows}
     data = {
@@ -119,7 +121,31 @@ def build_findings(
     }
     add_subtitle_fields(data, subtitles or SubtitleFindings())
     add_asr_fields(data, asr or AsrFindings())
+    add_reupload_fields(data, reuploads or {})
     return data
+
+
+def add_reupload_fields(data: dict[str, Any], reuploads: Mapping[str, Reupload]) -> None:
+    """Each re-upload says what showed it: ``duplicate_evidence`` (null for the others).
+
+    ``by``: "audio fingerprint" (its Chromaprint fingerprint matches the original's at
+    ``bit_error_rate``, starting ``offset_s`` into it, over ``overlap_s``), "transcript"
+    (``transcript_share`` of its sentences said verbatim at the same offsets) or
+    "identical file".
+    """
+    for entry in data["media"]:
+        found = reuploads.get(entry["id"]) if entry.get("duplicate_of") else None
+        entry["duplicate_evidence"] = (
+            {
+                "by": list(found.evidence),
+                "bit_error_rate": found.bit_error_rate,
+                "offset_s": seconds(found.offset_ms),
+                "overlap_s": seconds(found.overlap_ms),
+                "transcript_share": found.similarity,
+            }
+            if found is not None
+            else None
+        )
 
 
 def write_json(path: str | Path, data: Mapping[str, Any]) -> None:

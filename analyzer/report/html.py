@@ -51,13 +51,14 @@ figcaption{color:#555;font-size:.85rem;margin-top:.3rem}
 .matrix td.hit{text-align:center;color:#0b5cad;font-weight:bold}.matrix th.tpcol{text-align:center}
 @media print{nav{display:none}.tp{border-color:#999}a{color:inherit}}
 """
-_PARTS = ("breadth", "tightness", "specificity", "timing", "accounts")
+_PARTS = ("breadth", "tightness", "specificity", "timing", "accounts", "subtitles")
 _PART_HELP = {
     "breadth": "distinct media and channels, re-uploads counted once",
     "tightness": "how close the members are to each other (verbatim is tightest)",
     "specificity": "content words; greetings and sign-offs score low",
     "timing": "uploads bunched within days",
-    "accounts": "share of handles ending in a random-looking run",
+    "accounts": "how likely the handles end in random characters (a character model of ordinary names)",
+    "subtitles": "share of media whose subtitle file is copied from another's over different speech",
 }
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -154,14 +155,17 @@ def highlight_changes(text: str, reference: str) -> str:
 
 
 def _source_cell(member: Mapping[str, Any]) -> str:
-    """Where a quote was read: speech (ASR), a subtitle file or an embedded subtitle stream."""
+    """Where a quote was read: speech (ASR), a subtitle file or stream, or OCR of the picture."""
     source = str(member.get("source") or "")
     track = str(member.get("track") or "")
     if source == "asr":
         return "speech (ASR)"
+    kind, _, name = track.partition(":")
+    if source == "ocr":
+        read_from = f"subtitle stream {esc(name)}" if kind == "stream" else "the picture"
+        return f"OCR<br><small>{read_from}</small>"
     if source != "subtitle" or not track:
         return esc(source)
-    kind, _, name = track.partition(":")
     if kind == "stream":
         return f"subtitle stream {esc(name)}"
     return f"subtitle file<br><small>{esc(name or track)}</small>"
@@ -355,6 +359,27 @@ def _subtitle_copies(findings: Mapping[str, Any], media: Mapping[str, Mapping[st
     )
 
 
+def _reupload_evidence(entry: Mapping[str, Any]) -> str:
+    """What showed a re-upload: its audio fingerprint, its transcript, or identical bytes."""
+    found = entry.get("duplicate_evidence")
+    if not isinstance(found, Mapping):
+        return ""
+    said = []
+    for by in found.get("by") or []:
+        if by == "audio fingerprint" and found.get("bit_error_rate") is not None:
+            said.append(
+                f"audio fingerprint ({_num(found['bit_error_rate']) * 100:.1f} % bits differ over "
+                f"{_num(found.get('overlap_s')):.0f} s, starting at "
+                f"{_num(found.get('offset_s')):+.1f} s of the original)"
+            )
+        elif by == "transcript" and found.get("transcript_share") is not None:
+            share = _num(found["transcript_share"]) * 100
+            said.append(f"transcript ({share:.0f} % of sentences at the same times)")
+        else:
+            said.append(str(by))
+    return esc("; ".join(said))
+
+
 def _reuploads(findings: Mapping[str, Any], media: Mapping[str, Mapping[str, Any]]) -> str:
     dups = [m for m in findings.get("media", []) if m.get("duplicate_of")]
     if not dups:
@@ -367,12 +392,12 @@ def _reuploads(findings: Mapping[str, Any], media: Mapping[str, Mapping[str, Any
             f"<td>{esc(m.get('published'))}</td>"
             f"<td>{_link(original.get('url'), str(original.get('path') or m['duplicate_of']))}</td>"
             f"<td>{esc(channel_of(original) if original else '')}</td>"
-            f"<td>{esc(original.get('published'))}</td></tr>"
+            f"<td>{esc(original.get('published'))}</td><td>{_reupload_evidence(m)}</td></tr>"
         )
     return (
         "<h2 id=reuploads>Re-uploads of the same recording</h2><p class=meta>Counted once in every "
         "score.</p><table><tr><th>media</th><th>channel</th><th>published</th><th>copy of</th>"
-        f"<th>original channel</th><th>original published</th></tr>{''.join(rows)}</table>"
+        f"<th>original channel</th><th>original published</th><th>evidence</th></tr>{''.join(rows)}</table>"
     )
 
 
