@@ -117,6 +117,13 @@ def test_export_demo_store_has_every_segment_and_cue(demo_scan, tmp_path):
     assert all(r["media_id"].startswith("m-") and r["start_s"] and r["end_s"] for r in rows)
     points = _csv(tables["talking_points"].path)
     assert [p["id"] for p in points] == [tp["id"] for tp in demo_scan["findings"]["talking_points"]]
+    # the re-upload carries its evidence, as in findings.json; other media have none
+    media = {m["id"]: m for m in _csv(tables["media"].path)}
+    for entry in demo_scan["findings"]["media"]:
+        evidence = entry["duplicate_evidence"]
+        row = media[entry["id"]]
+        assert row["duplicate_by"] == (";".join(evidence["by"]) if evidence else "")
+    assert any(m["duplicate_by"] for m in media.values())
 
 
 def test_export_cli_has_help():

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from analyzer.errors import ChorusError
-from analyzer.report.findings import media_entry, seconds, talking_point_entry
+from analyzer.report.findings import add_reupload_fields, media_entry, seconds, talking_point_entry
 from analyzer.store import Store
 
 Format = Literal["csv", "jsonl"]
@@ -72,6 +72,11 @@ MEDIA_COLUMNS = (
     "url",
     "languages",
     "duplicate_of",
+    "duplicate_by",  # what showed the re-upload: audio fingerprint, transcript, identical file
+    "duplicate_bit_error_rate",
+    "duplicate_offset_s",
+    "duplicate_overlap_s",
+    "duplicate_transcript_share",
     "status",
     "error",
     "notes",
@@ -134,6 +139,17 @@ def _talking_points(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, 
         )
         members.extend({"talking_point": tp.id, "rank": rank, **m} for m in entry["members"])
     return points, members
+
+
+def _media(store: Store) -> list[dict[str, Any]]:
+    """findings.json's media entries, with each re-upload's evidence in flat columns."""
+    data: dict[str, Any] = {"media": [media_entry(r) for r in store.media_rows()]}
+    add_reupload_fields(data, store.reuploads())
+    for entry in data["media"]:
+        evidence = entry.pop("duplicate_evidence") or {}
+        for key in ("by", "bit_error_rate", "offset_s", "overlap_s", "transcript_share"):
+            entry[f"duplicate_{key}"] = evidence.get(key)
+    return list(data["media"])
 
 
 def _transcripts(store: Store) -> Iterator[dict[str, Any]]:
@@ -215,7 +231,7 @@ def export(
     written: list[ExportedTable] = []
     with Store(store_path, create=False) as store:
         points, members = _talking_points(store)
-        media = [media_entry(r) for r in store.media_rows()]
+        media = _media(store)
         tables: list[tuple[str, Sequence[str], Iterable[dict[str, Any]]]] = [
             ("talking_points", TALKING_POINT_COLUMNS, points),
             ("members", MEMBER_COLUMNS, members),
