@@ -47,6 +47,21 @@ def embedder_for(name: str) -> Embedder:
     return Embedder(name)
 
 
+def job_like_the_scan(
+    item: MediaInput, media_id: str, sha: str, settings: dict[str, Any], options: CheckOptions
+) -> MediaJob:
+    """The per-media job the store's own scan would have run: its ASR model, its English
+    translation track when it made one, its OCR mode (so a line known only from a
+    translation or from burned-in text can be matched)."""
+    transcribe = replace(
+        options.transcribe,
+        model=str(settings.get("asr_model", options.transcribe.model)),
+        translate=options.transcribe.translate or bool(settings.get("translate", False)),
+    )
+    ocr = str(settings.get("ocr", "off"))  # stores from before OCR: as they were scanned
+    return MediaJob(item, media_id, sha, transcribe, options.max_duration_s, ocr=ocr)
+
+
 def check(path: str, store_path: str, options: CheckOptions | None = None) -> dict[str, Any]:
     """Check one media file against a scanned store; returns a JSON-ready dict."""
     options = options or CheckOptions()
@@ -56,8 +71,6 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
     with Store(store_path, create=False) as store:
         settings = store.last_settings()
         embed_model = str(settings.get("embed_model", "multilingual-e5-small"))
-        asr_model = str(settings.get("asr_model", options.transcribe.model))
-        transcribe = replace(options.transcribe, model=asr_model)  # the store's own ASR model
         sha = file_sha256(path)
         siblings = sorted(p.name for p in media_path.parent.iterdir())
         item = MediaInput(
@@ -66,7 +79,7 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
             source=Source(),
             subtitle_paths=tuple(sidecar_subtitles(str(media_path), siblings)),
         )
-        result = process_media(MediaJob(item, media_id_for(sha), sha, transcribe, options.max_duration_s))
+        result = process_media(job_like_the_scan(item, media_id_for(sha), sha, settings, options))
         points = store.talking_points()
         rows = {r.media.id: r for r in store.media_rows()}
         embedder = embedder_for(embed_model)
