@@ -40,7 +40,15 @@ from analyzer.transcribe.base import (
     register,
 )
 from analyzer.transcribe.evidence import Decoded, decided, finish, top_languages
-from analyzer.transcribe.windows import SAMPLE_RATE, WINDOW_SAMPLES, Piece, Window, map_span, map_words, pack
+from analyzer.transcribe.windows import (
+    SAMPLE_RATE,
+    Piece,
+    Window,
+    map_span,
+    map_words,
+    pack,
+    speech_regions,
+)
 from analyzer.transcribe.windows import ms as _ms
 
 if TYPE_CHECKING:
@@ -159,7 +167,7 @@ class FasterWhisperTranscriber:
         regions: list[list[tuple[int, int]]] = []
         for i, audio in enumerate(audios):
             try:
-                regions.append(self._speech(audio))
+                regions.append(speech_regions(audio, self.options.vad))
             except Exception as exc:  # one unreadable signal must not sink the batch
                 results[i] = exc
                 regions.append([])
@@ -177,17 +185,6 @@ class FasterWhisperTranscriber:
                 self._decode(ready, results, rest)
             queue = [_Queued(w) for w in pack(rest, self.options.pack_files)]
         return results
-
-    def _speech(self, audio: np.ndarray) -> list[tuple[int, int]]:
-        """Speech regions in samples: Silero VAD, or the whole audio when VAD is off."""
-        if len(audio) == 0:
-            return []
-        if not self.options.vad:
-            return [(0, len(audio))]
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        found = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=WINDOW_SAMPLES / SAMPLE_RATE))
-        return [(int(r["start"]), int(r["end"])) for r in found]
 
     def _encode(self, windows: Sequence[Window], audios: Sequence[np.ndarray]) -> np.ndarray:
         from faster_whisper.audio import pad_or_trim

@@ -31,7 +31,14 @@ from analyzer.transcribe.base import (
 )
 from analyzer.transcribe.convert import CHECKPOINT_NAME, prepare_converted
 from analyzer.transcribe.evidence import Decoded, finish, top_languages
-from analyzer.transcribe.windows import SAMPLE_RATE, WINDOW_SAMPLES, Window, map_span, map_words, ms, pack
+from analyzer.transcribe.windows import (
+    Window,
+    map_span,
+    map_words,
+    ms,
+    pack,
+    speech_regions,
+)
 
 
 def checkpoint_for(model: str) -> str:
@@ -115,16 +122,6 @@ class OpenAIWhisperTranscriber:
                 out.append(exc)
         return out
 
-    def _speech(self, audio: np.ndarray) -> list[tuple[int, int]]:
-        if len(audio) == 0:
-            return []
-        if not self.options.vad:
-            return [(0, len(audio))]
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        found = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=WINDOW_SAMPLES / SAMPLE_RATE))
-        return [(int(r["start"]), int(r["end"])) for r in found]
-
     def _languages(self, window_audio: np.ndarray) -> tuple[tuple[str, float], ...]:
         import torch
         import whisper
@@ -143,7 +140,7 @@ class OpenAIWhisperTranscriber:
 
     def _decode(self, audio: np.ndarray) -> list[Decoded]:
         decoded: list[Decoded] = []
-        for window in pack([self._speech(audio)], share=False):
+        for window in pack([speech_regions(audio, self.options.vad)], share=False):
             window_audio = window.audio([audio])
             probs = self._languages(window_audio)
             language = probs[0][0]

@@ -199,3 +199,16 @@ def map_span(window: Window, start_s: float, end_s: float) -> tuple[int, int, in
     _, start = window.to_item(a, first)
     _, end = window.to_item(b, last)
     return piece.item, ms(start), max(ms(end), ms(start))
+
+
+def speech_regions(audio: np.ndarray, vad: bool) -> list[tuple[int, int]]:
+    """Speech regions in samples: Silero VAD (pieces of at most one window), or the whole
+    audio when VAD is off. Both engines cut their windows from these."""
+    if len(audio) == 0:
+        return []
+    if not vad:
+        return [(0, len(audio))]
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    found = get_speech_timestamps(audio, VadOptions(max_speech_duration_s=WINDOW_SAMPLES / SAMPLE_RATE))
+    return [(int(r["start"]), int(r["end"])) for r in found]
