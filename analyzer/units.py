@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
+from itertools import groupby, pairwise
 from typing import TYPE_CHECKING
 
 from analyzer.language import detect_text_language, normalise
@@ -26,8 +26,14 @@ if TYPE_CHECKING:
 _UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 MIN_LETTERS = 3
 # A pause this long between two words ends a sentence even without punctuation: Whisper
-# often leaves short clips unpunctuated, and speakers pause between sentences.
+# often leaves short clips unpunctuated, and speakers pause between sentences. Inside a
+# faster-whisper segment words touch (gap 0) whatever the speaker did, so such gaps only
+# show between segments; a lower value would mostly cut at commas (benchmarks/pauses.py:
+# 80 % of clause gaps are >= 300 ms, 10 % >= 600 ms), which the rule leaves alone anyway.
 PAUSE_MS = 600
+# Windows: two adjacent sentences of one source at most this far apart are also read as
+# one stretch, for a scripted line that ASR or a subtitler cut in two.
+WINDOW_GAP_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,10 @@ class Piece:
     start_ms: int
     end_ms: int
     language: str
+    # The last word of an ASR segment Whisper left without sentence punctuation: there the
+    # segment boundary is the best sign of a sentence end (benchmarks/pauses.py: 7 of 8
+    # unpunctuated sentence ends fall between segments, 7 of 437 word gaps inside sentences).
+    boundary: bool = False
 
 
 @lru_cache(maxsize=32)
@@ -125,8 +135,16 @@ def sentences_from_pieces(
     return units
 
 
+_SENTENCE_ENDS = ".!?。！？…؟।"
+
+
 def _ends_sentence(text: str) -> bool:
-    return text.rstrip()[-1:] in ".!?。！？…؟।"
+    return text.rstrip()[-1:] in _SENTENCE_ENDS
+
+
+def _ends_clause(text: str) -> bool:
+    """Whisper marked a clause here (a comma, say): a pause after it does not end a sentence."""
+    return text.rstrip()[-1:] in ",;:，；：、،"
 
 
 def _runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
@@ -135,10 +153,12 @@ def _runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
     for _, same_language in groupby(pieces, key=lambda p: p.language):
         current: list[Piece] = []
         for piece in same_language:
-            paused = bool(current) and piece.start_ms - current[-1].end_ms >= PAUSE_MS
-            if paused and not _ends_sentence(current[-1].text):
-                runs.append(current)
-                current = []
+            if current and not _ends_sentence(current[-1].text):
+                last = current[-1]
+                paused = piece.start_ms - last.end_ms >= PAUSE_MS and not _ends_clause(last.text)
+                if paused or last.boundary:
+                    runs.append(current)
+                    current = []
             current.append(piece)
         if current:
             runs.append(current)
@@ -151,12 +171,16 @@ def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
         return []
     pieces: list[Piece] = []
     for segment in segments:
-        if segment.words:
-            pieces.extend(
-                Piece(w.text, w.start_ms, w.end_ms, segment.language) for w in segment.words if w.text
-            )
+        unpunctuated = not any(ch in _SENTENCE_ENDS for ch in segment.text)
+        words = [w for w in segment.words if w.text]
+        if words:
+            pieces.extend(Piece(w.text, w.start_ms, w.end_ms, segment.language) for w in words[:-1])
+            last = words[-1]
+            pieces.append(Piece(last.text, last.start_ms, last.end_ms, segment.language, unpunctuated))
         else:
-            pieces.append(Piece(segment.text, segment.start_ms, segment.end_ms, segment.language))
+            pieces.append(
+                Piece(segment.text, segment.start_ms, segment.end_ms, segment.language, unpunctuated)
+            )
     return sentences_from_pieces(pieces, segments[0].media_id, "asr", "asr")
 
 
@@ -174,3 +198,89 @@ def units_from_cues(
     language = known or detect_text_language(sample, fallback=None)
     pieces = [Piece(c.text, c.start_ms, c.end_ms, normalise(c.language) or language) for c in cues]
     return sentences_from_pieces(pieces, cues[0].media_id, source, cues[0].track)
+
+
+def windows(units: Sequence[Unit], max_gap_ms: int = WINDOW_GAP_MS) -> list[Unit]:
+    """Each two adjacent units of one medium, source and track, read as one stretch.
+
+    A line cut in two (a hesitation, a subtitle cue boundary, an unpunctuated pause) is
+    two weak sentence units; the window that holds both says the line whole. Windows are
+    not units of their own in the search (a window of two lines would glue their two
+    groups together): ``analyzer.cluster.attach_alternatives`` lets one replace its parts
+    in a group only where it fits that group better than they do.
+    """
+    out: list[Unit] = []
+    ordered = sorted(units, key=lambda u: (u.media_id, u.source, u.track, u.start_ms, u.end_ms))
+    for _, stretch in groupby(ordered, key=lambda u: (u.media_id, u.source, u.track)):
+        run = list(stretch)
+        for first, second in pairwise(run):
+            if second.start_ms - first.end_ms > max_gap_ms or first.language != second.language:
+                continue
+            sep = "" if first.language in _UNSPACED else " "
+            text = first.text + sep + second.text
+            out.append(
+                Unit(
+                    id=_unit_id(first.media_id, first.source, first.track + "#w", first.start_ms, text),
+                    media_id=first.media_id,
+                    start_ms=first.start_ms,
+                    end_ms=max(first.end_ms, second.end_ms),
+                    text=text,
+                    language=first.language,
+                    source=first.source,
+                    track=first.track,
+                )
+            )
+    return out
+
+
+# Parts of an unpunctuated unit: cut points at most this many per unit (evenly spread: 4
+# do as well as 8 on benchmarks/quality.py at half the embeddings),
+# each part at least this many words (CJK: characters, about two to a word).
+MAX_CUTS = 4
+MIN_PART_WORDS = 3
+
+
+def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_PART_WORDS) -> list[Unit]:
+    """The two sides of each cut through a unit with no sentence punctuation in it.
+
+    Where Whisper leaves speech unpunctuated and its segment holds two lines (or a
+    greeting and a line), nothing in the words' times shows where one ends: they touch
+    (benchmarks/pauses.py). The unit then says two things and agrees with neither group
+    well; a part that says just one of them can (``analyzer.cluster.attach_alternatives``
+    lets it take the unit's place, or enter alone, as it lies inside the unit). Times are
+    shared out by characters, as inside a piece.
+    """
+    out: list[Unit] = []
+    for unit in units:
+        if any(ch in _SENTENCE_ENDS for ch in unit.text):
+            continue
+        unspaced = unit.language in _UNSPACED
+        tokens = list(unit.text.replace(" ", "")) if unspaced else unit.text.split()
+        least = 2 * min_words if unspaced else min_words
+        cuts = list(range(least, len(tokens) - least + 1))
+        if not cuts:
+            continue
+        if len(cuts) > max_cuts:
+            cuts = [cuts[round(i * (len(cuts) - 1) / (max_cuts - 1))] for i in range(max_cuts)]
+        sep = "" if unspaced else " "
+        total = max(1, sum(len(t) for t in tokens))
+        span = unit.end_ms - unit.start_ms
+        for cut in cuts:
+            at = unit.start_ms + span * sum(len(t) for t in tokens[:cut]) // total
+            for text, start, end in (
+                (sep.join(tokens[:cut]), unit.start_ms, at),
+                (sep.join(tokens[cut:]), at, unit.end_ms),
+            ):
+                out.append(
+                    Unit(
+                        id=_unit_id(unit.media_id, unit.source, unit.track + "#p", start, text),
+                        media_id=unit.media_id,
+                        start_ms=start,
+                        end_ms=end,
+                        text=text,
+                        language=unit.language,
+                        source=unit.source,
+                        track=unit.track,
+                    )
+                )
+    return list({u.id: u for u in out}.values())

@@ -100,3 +100,45 @@ def test_units_an_unpunctuated_pause_ends_a_sentence():
         words=tuple(Word(s, e, t, 0.9) for t, s, e in words),
     )
     assert [u.text for u in units_from_segments([segment])] == ["Hi everyone", "The new water plant"]
+
+
+def _unit(media, start, end, text, language="en", source="asr", track="asr"):
+    from analyzer.records import Unit
+
+    return Unit(f"{media}-{start}", media, start, end, text, language, source, track)
+
+
+def test_units_windows_join_adjacent_sentences_of_one_source_only():
+    from analyzer.units import windows
+
+    units = [
+        _unit("m1", 0, 1000, "We are free"),
+        _unit("m1", 1300, 2500, "to live our lives."),
+        _unit("m1", 9000, 9800, "Much later."),  # too far from the last to be one stretch
+        _unit("m1", 1000, 2000, "Nous sommes libres.", "fr", "subtitle", "s:fr"),
+        _unit("m2", 0, 800, "我们是", "zh"),
+        _unit("m2", 900, 1500, "自由的。", "zh"),
+        _unit("m2", 1600, 2000, "Thank you.", "en"),  # another language: no window
+    ]
+    found = {(w.media_id, w.text, w.start_ms, w.end_ms, w.track) for w in windows(units)}
+    assert found == {
+        ("m1", "We are free to live our lives.", 0, 2500, "asr"),
+        ("m2", "我们是自由的。", 0, 1500, "asr"),
+    }
+    assert not {w.id for w in windows(units)} & {u.id for u in units}
+
+
+def test_units_parts_cut_only_unpunctuated_units_and_share_out_time():
+    from analyzer.units import parts
+
+    merged = _unit("m1", 0, 6000, "hey guys welcome back we are free to live our lives")
+    found = parts([merged, _unit("m1", 7000, 9000, "We are free to live our lives here.")], max_cuts=8)
+    texts = {u.text for u in found}
+    assert "we are free to live our lives" in texts and "hey guys welcome back" in texts
+    assert all(u.media_id == "m1" and 0 <= u.start_ms < u.end_ms <= 6000 for u in found)
+    assert all(len(u.text.split()) >= 3 for u in found)  # no part under three words
+    line = next(u for u in found if u.text == "we are free to live our lives")
+    assert line.end_ms == 6000 and 2600 < line.start_ms < 2700  # 18 of 41 letters come first
+    assert (
+        len(parts([_unit("m2", 0, 900, "我们是自由的人民生活幸福", "zh")])) == 2
+    )  # one cut: 6 + 6 characters
