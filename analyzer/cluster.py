@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from analyzer.records import Unit
 from analyzer.similarity import Pair, PairTable, SearchOptions, ivf_neighbours, unique
 
 # A component's HDBSCAN tree joins the others above this distance (unit vectors: <= 2).
@@ -226,51 +227,121 @@ def group_units(
     ub = np.concatenate([lb[join], others[best]])
     m = len(linked)
     _, group = connected_components(coo_matrix((np.ones(len(ua)), (ua, ub)), shape=(m, m)), directed=False)
-    group = _merge_close_groups(
-        vectors[linked].astype(np.float64), la, lb, strength, group, options.link_threshold
-    )
-    order = np.argsort(group, kind="stable")
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    parts = [linked[part] for part in np.split(order, bounds) if len(part) >= 2]
-    verbatim = np.zeros(len(vectors), dtype=bool)
+    local = vectors[linked].astype(np.float64)
+    group = _merge_close_groups(local, la, lb, strength, group, options.link_threshold)
     copies = table.jaccard >= options.verbatim_jaccard
-    verbatim[table.a[copies]] = verbatim[table.b[copies]] = True
-    kept = (_agreeing_members(vectors, part, verbatim, options) for part in parts)
-    groups = [members.tolist() for members in kept if len(members) >= 2]
+    _, block = connected_components(
+        coo_matrix((np.ones(int(copies.sum())), (la[copies], lb[copies])), shape=(m, m)), directed=False
+    )
+    count = int(group.max()) + 1
+    inside = np.flatnonzero(group[la] == group[lb])
+    inside = inside[np.argsort(group[la[inside]], kind="stable")]  # each group's links together
+    link_bounds = np.searchsorted(group[la[inside]], np.arange(count + 1))
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(count + 1))
+    groups: list[list[int]] = []
+    for g in range(count):
+        part = order[bounds[g] : bounds[g + 1]]
+        if len(part) >= 2:
+            pick = inside[link_bounds[g] : link_bounds[g + 1]]
+            links = (la[pick], lb[pick], strength[pick])
+            groups.extend(linked[c].tolist() for c in _coherent_parts(local, part, block, links, options, 2))
     groups.sort(key=lambda g: g[0])
     return groups
 
 
+def _coherent_parts(
+    vectors: np.ndarray,
+    members: np.ndarray,
+    block: np.ndarray,
+    links: tuple[np.ndarray, np.ndarray, np.ndarray],
+    options: ClusterOptions,
+    depth: int,
+) -> list[np.ndarray]:
+    """A merged group split into the parts whose members agree (see ``_agreeing_members``).
+
+    What leaves a group is not thrown away: verbatim copies leave together, and the
+    leavers are grouped again along their own ``links`` (a, b, strength: centroid merge
+    from their blocks, then the same test, ``depth`` more times). Two lines glued together
+    by a bridging sentence so come apart as two groups instead of one losing its place.
+    """
+    keep, left = _agreeing_members(vectors, members, block, options)
+    parts = [keep] if len(keep) >= 2 else []
+    if len(left) < 2:
+        return parts
+    left = np.sort(left)
+    a, b, strength = links
+    pa = np.minimum(np.searchsorted(left, a), len(left) - 1)
+    pb = np.minimum(np.searchsorted(left, b), len(left) - 1)
+    among = (left[pa] == a) & (left[pb] == b)  # links between two leavers
+    pa, pb, strength = pa[among], pb[among], strength[among]
+    start = unique(block[left], return_inverse=True)[1]
+    regrouped = _merge_close_groups(vectors[left], pa, pb, strength, start, options.link_threshold)
+    order = np.argsort(regrouped, kind="stable")
+    for part in np.split(order, np.flatnonzero(np.diff(regrouped[order])) + 1):
+        if len(part) < 2:
+            continue
+        if depth > 0:
+            within = np.isin(pa, part) & np.isin(pb, part)
+            sub = (left[pa[within]], left[pb[within]], strength[within])
+            parts.extend(_coherent_parts(vectors, left[part], block, sub, options, depth - 1))
+        elif len(np.unique(block[left[part]])) == 1:  # copies of one another: they share their words
+            parts.append(left[part])
+    return parts
+
+
 def _agreeing_members(
-    vectors: np.ndarray, members: np.ndarray, verbatim: np.ndarray, options: ClusterOptions
-) -> np.ndarray:
-    """The members whose average cosine to the rest of their group reaches the link threshold.
+    vectors: np.ndarray, members: np.ndarray, block: np.ndarray, options: ClusterOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, left): the members whose average cosine to the rest of their group reaches the link threshold.
 
     One link above the threshold brings a unit into a group (HDBSCAN noise joins its
     strongest link, groups merge along links), and a sentence that merely resembles a
     script line, as thousands of ordinary sentences do, has such a link. A recital agrees
-    with the whole group on average; a coincidence agrees with one or two members. The
-    least agreeing members below the bar leave (at most a quarter of the group a round, so
-    when two lines were glued together the larger keeps its place while the other
-    leaves) and the averages are recomputed until none is below. Averages come from
-    sums, not a dense block: a group of 100,000 recitals costs O(n * dim) a round.
-    Units with a verbatim copy (``verbatim``) always stay: they share their words with
-    another member, whatever the embedding says.
+    with the whole group on average; a coincidence agrees with one or two members. Verbatim
+    copies of one another (one ``block``) are judged together, by their average cosine
+    to the members outside the block: they share their words, whatever the embedding
+    says of each, but two lines each copied verbatim and glued together by a bridge
+    must still come apart. The least agreeing blocks below the bar leave (the smaller
+    first on a tie; at most a quarter of the group a round, or one block no larger than
+    half of it, so when two lines were glued together the larger keeps its place) and the
+    averages are recomputed until none is below. Averages come from sums, not a dense
+    block: a group of 100,000 recitals costs O(n * dim) a round.
     """
     keep = members
-    while len(keep) > 2:
-        block = vectors[keep].astype(np.float64)
-        total = block.sum(axis=0)
-        average = (block @ total - np.einsum("ij,ij->i", block, block)) / (len(keep) - 1)
-        low = np.flatnonzero((average < options.link_threshold) & ~verbatim[keep])
+    gone: list[np.ndarray] = []
+    while len(keep) >= 2:
+        ids, inverse = unique(block[keep], return_inverse=True)
+        if len(ids) < 2:
+            break
+        sums = _group_sums(inverse, vectors[keep], len(ids))
+        counts = np.bincount(inverse, minlength=len(ids)).astype(np.float64)
+        n = len(keep)
+        total = sums.sum(axis=0)
+        average = (sums @ total - np.einsum("ij,ij->i", sums, sums)) / (counts * (n - counts))
+        low = np.flatnonzero(average < options.link_threshold)
         if len(low) == 0:
             break
-        worst = low[np.argsort(average[low], kind="stable")][: max(1, len(keep) // 4)]
-        keep = np.delete(keep, worst)
-    pair_disagrees = len(keep) == 2 and float(vectors[keep[0]] @ vectors[keep[1]]) < options.link_threshold
-    if pair_disagrees and not verbatim[keep].any():
-        return keep[:0]
-    return keep
+        low = low[np.lexsort((counts[low], np.round(average[low], 6)))]
+        leaving: list[int] = []
+        removed = 0.0
+        for k in low.tolist():
+            fits = removed + counts[k] <= max(1, n // 4) or (not leaving and 2 * counts[k] <= n)
+            if not fits:
+                break
+            leaving.append(k)
+            removed += counts[k]
+        if not leaving:
+            break
+        out = np.isin(inverse, leaving)
+        gone.append(keep[out])
+        keep = keep[~out]
+    apart = len(keep) == 2 and block[keep[0]] != block[keep[1]]
+    if apart and float(vectors[keep[0]] @ vectors[keep[1]]) < options.link_threshold:
+        gone.append(keep)
+        keep = keep[:0]
+    left = np.concatenate(gone) if gone else keep[:0]
+    return keep, left
 
 
 def _merge_close_groups(
@@ -335,3 +406,124 @@ def _group_sums(group: np.ndarray, vectors: np.ndarray, count: int) -> np.ndarra
 
     onehot = csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))), shape=(count, len(group)))
     return np.asarray(onehot @ vectors, dtype=np.float64)
+
+
+def attach_alternatives(
+    groups: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    alternatives: Sequence[Unit],
+    alternative_vectors: np.ndarray,
+    threshold: float,
+) -> list[list[int]]:
+    """Groups after other readings of the same speech (windows) took the places they fit best.
+
+    An alternative is a stretch of one medium's text cut differently from its units (two
+    adjacent sentences read as one, see ``analyzer.units.windows``). It may join the group
+    it agrees with best, by the bar ``_agreeing_members`` holds every member to (average
+    cosine to the group's members >= ``threshold``), only in the place of a member of that
+    group it overlaps (same medium, source and track: a window never enters a group
+    alone, which on coarse ASR segments let stretches of two utterances in, measured),
+    and only where it agrees better than every member it overlaps agrees with that
+    member's own group: those members then leave. So a line cut in two by ASR counts whole, while a
+    window of two different lines, which agrees with either line's group less than the
+    line itself does, changes nothing. Agreement is always with the members from other
+    media: a window contains its own sentence, and agreeing with oneself is no evidence.
+    Groups are fixed while alternatives are placed (strongest first), so the result does
+    not depend on their order.
+
+    Returns groups of indices into ``[*units, *alternatives]``.
+    """
+    if not groups or not alternatives:
+        return [list(g) for g in groups]
+    n = len(units)
+    sums = np.stack([vectors[list(g)].astype(np.float64).sum(axis=0) for g in groups])
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    # each group's members per medium: what a member or an alternative of that medium leaves out
+    own: dict[tuple[int, str], tuple[np.ndarray, int]] = {}
+    for g, members in enumerate(groups):
+        for i in members:
+            total, count = own.get((g, units[i].media_id), (0.0, 0))
+            own[(g, units[i].media_id)] = (total + vectors[i].astype(np.float64), count + 1)
+
+    def agreement(vector: np.ndarray, g: int, media_id: str) -> float:
+        total, count = own.get((g, media_id), (0.0, 0))
+        others = sizes[g] - count
+        return float(vector @ (sums[g] - total)) / others if others > 0 else -np.inf
+
+    query = np.asarray(alternative_vectors, dtype=np.float32)
+    best = np.full(len(alternatives), -1, dtype=np.int64)
+    score = np.full(len(alternatives), -np.inf)
+    qa, qg = _candidate_groups(query, sums, sizes, threshold)
+    for a, g in zip(qa.tolist(), qg.tolist(), strict=True):
+        value = agreement(query[a].astype(np.float64), g, alternatives[a].media_id)
+        if value >= threshold and value > score[a]:
+            best[a], score[a] = g, value
+    # per medium, source and track: (start, end, index, agreement) of what holds a place
+    placed: dict[tuple[str, str, str], list[tuple[int, int, int, float]]] = {}
+    group_of: dict[int, int] = {}
+    for g, members in enumerate(groups):
+        for i in members:
+            u = units[i]
+            fit = agreement(vectors[i].astype(np.float64), g, u.media_id)
+            placed.setdefault((u.media_id, u.source, u.track), []).append((u.start_ms, u.end_ms, i, fit))
+            group_of[i] = g
+    # the units of each alternative's stream, for the alternatives that join somewhere
+    streams: dict[tuple[str, str, str], list[Unit]] = {}
+    for u in units:
+        streams.setdefault((u.media_id, u.source, u.track), []).append(u)
+    within = {
+        a: streams.get((alternatives[a].media_id, alternatives[a].source, alternatives[a].track), [])
+        for a in np.flatnonzero(best >= 0).tolist()
+    }
+    out: list[set[int]] = [set(g) for g in groups]
+    for a in np.argsort(-score, kind="stable").tolist():
+        if best[a] < 0:
+            break
+        alt = alternatives[a]
+        spans = placed.setdefault((alt.media_id, alt.source, alt.track), [])
+        overlapped = [s for s in spans if min(s[1], alt.end_ms) > max(s[0], alt.start_ms)]
+        inside = any(u.start_ms <= alt.start_ms and alt.end_ms <= u.end_ms for u in within.get(a, ()))
+        if not inside and not any(group_of[s[2]] == best[a] for s in overlapped):
+            continue  # it takes the place of a member of that group, or lies inside one unit
+        if any(s[3] >= score[a] for s in overlapped):
+            continue
+        for s in overlapped:
+            spans.remove(s)
+            out[group_of.pop(s[2])].discard(s[2])
+        spans.append((alt.start_ms, alt.end_ms, n + a, float(score[a])))
+        out[int(best[a])].add(n + a)
+        group_of[n + a] = int(best[a])
+    return [sorted(g) for g in out if len(g) >= 2]
+
+
+def _candidate_groups(
+    queries: np.ndarray, sums: np.ndarray, sizes: np.ndarray, threshold: float, k: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query, group) pairs: each query's ``k`` groups of highest average cosine to their members.
+
+    Exact (blocks of queries x groups) while that product is small; otherwise the groups'
+    centroids are searched by IVF (a centroid's cosine bounds the average from above, so
+    the nearest centroids hold the best groups).
+    """
+    count = len(queries)
+    if len(sums) == 0 or count == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if count * len(sums) <= 50_000_000:
+        scaled = (sums / sizes[:, None]).astype(np.float32)
+        k = min(k, len(sums))
+        rows: list[np.ndarray] = []
+        tops: list[np.ndarray] = []
+        for lo in range(0, count, 4096):
+            average = queries[lo : lo + 4096] @ scaled.T
+            top = np.argpartition(-average, k - 1, axis=1)[:, :k]
+            rows.append(np.repeat(np.arange(lo, lo + len(top)), k))
+            tops.append(top.ravel())
+        return np.concatenate(rows), np.concatenate(tops)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    centroids = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+    both = np.concatenate([queries, centroids])
+    side = np.concatenate([np.zeros(count, dtype=np.int64), np.ones(len(sums), dtype=np.int64)])
+    qa, qb, _ = ivf_neighbours(both, k, threshold, side)
+    pick = (qa < count) & (qb >= count)
+    return qa[pick], qb[pick] - count

@@ -36,7 +36,8 @@ _ROW_CHECKS = (
     (
         "members of missing units",
         "talking-point members referring to sentences that are not in the store",
-        "SELECT count(*) FROM members WHERE unit_id NOT IN (SELECT id FROM units)",
+        "SELECT count(*) FROM members WHERE unit_id NOT IN (SELECT id FROM units)"
+        " AND unit_id NOT IN (SELECT id FROM window_units)",
     ),
     (
         "members of missing talking points",

@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS units (
   language TEXT, source TEXT, track TEXT
 );
 CREATE INDEX IF NOT EXISTS units_media ON units(media_id);
+CREATE TABLE IF NOT EXISTS window_units (
+  id TEXT PRIMARY KEY, media_id TEXT NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,
+  language TEXT, source TEXT, track TEXT
+);
 CREATE TABLE IF NOT EXISTS embeddings (
   model TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
   PRIMARY KEY (model, text_hash)
@@ -360,7 +364,16 @@ class Store:
 
     @staticmethod
     def _delete_media_rows(db: sqlite3.Connection, media_id: str) -> None:
-        tables = ("segments", "tracks", "cues", "units", "alignments", "subtitle_mismatches", "asr_segments")
+        tables = (
+            "segments",
+            "tracks",
+            "cues",
+            "units",
+            "window_units",
+            "alignments",
+            "subtitle_mismatches",
+            "asr_segments",
+        )
         for table in (*tables, "fingerprints"):
             db.execute(f"DELETE FROM {table} WHERE media_id = ?", (media_id,))
 
@@ -486,12 +499,30 @@ class Store:
 
     def _member_units(self) -> list[Unit]:
         """The units of talking points only (a check of one video need not read 100,000 units)."""
-        rows = self.db.execute(
-            "SELECT u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track"
-            " FROM units u JOIN media m ON m.id = u.media_id"
-            " WHERE m.status='ok' AND u.id IN (SELECT unit_id FROM members)"
-        ).fetchall()
+        rows = []
+        for table in ("units", "window_units"):
+            rows += self.db.execute(
+                "SELECT u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track"
+                f" FROM {table} u JOIN media m ON m.id = u.media_id"
+                " WHERE m.status='ok' AND u.id IN (SELECT unit_id FROM members)"
+            ).fetchall()
         return [Unit(*r) for r in rows]
+
+    def save_window_units(self, units: Sequence[Unit]) -> None:
+        """The windows (two adjacent sentences read as one) that talking points hold.
+
+        Windows are derived from units at every scan, so only those that became members
+        are kept, replacing the last scan's; ``units()`` never returns them.
+        """
+        with self.transaction() as db:
+            db.execute("DELETE FROM window_units")
+            db.executemany(
+                "INSERT OR REPLACE INTO window_units VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (u.id, u.media_id, u.start_ms, u.end_ms, u.text, u.language, u.source, u.track)
+                    for u in units
+                ],
+            )
 
     def units(self, media_ids: Sequence[str] | None = None) -> list[Unit]:
         rows = self.db.execute(

@@ -18,6 +18,7 @@ from analyzer.similarity import jaccard, shingles
 from analyzer.store import Store
 from analyzer.subtitles.read import sidecar_subtitles
 from analyzer.transcribe import TranscribeOptions
+from analyzer.units import parts, windows
 from pipelines.media_stages import MediaJob, process_media
 from pipelines.scan import semantic_threshold
 
@@ -86,15 +87,17 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
         known = [m.unit for tp in points for m in tp.members]
         known_vectors = embedder.encode_cached([u.text for u in known], store)
     units = list(result.units)
+    spans = [*units, *windows(units), *parts(units)]  # other cuts of the speech, as in the scan
     matches = match_units(
-        units,
-        embedder.encode([u.text for u in units]),
+        spans,
+        embedder.encode([u.text for u in spans]),
         points,
         known,
         known_vectors,
         semantic_threshold(embed_model),
         options.verbatim_jaccard,
     )
+    matches = without_overlaps(matches)
     return {
         "media": {
             "id": result.media.id,
@@ -142,6 +145,26 @@ def match_units(
         matches.append(Match(unit, tp, rank, round(similarity, 4), relation, known[j]))
     matches.sort(key=lambda m: (m.rank, m.unit.start_ms))
     return matches
+
+
+def without_overlaps(matches: list[Match]) -> list[Match]:
+    """The best match for each stretch of speech: a match gives way to a closer one it overlaps.
+
+    A sentence and the window holding it may both match; the one more alike its talking
+    point stands for that stretch (the sentence on a tie), so nothing is reported twice.
+    """
+    kept: list[Match] = []
+    for match in sorted(matches, key=lambda m: (-m.similarity, m.unit.end_ms - m.unit.start_ms)):
+        u = match.unit
+        if not any(
+            k.unit.media_id == u.media_id
+            and (k.unit.source, k.unit.track) == (u.source, u.track)
+            and min(k.unit.end_ms, u.end_ms) > max(k.unit.start_ms, u.start_ms)
+            for k in kept
+        ):
+            kept.append(match)
+    kept.sort(key=lambda m: (m.rank, m.unit.start_ms))
+    return kept
 
 
 def _match_entry(match: Match, rows: dict[str, Any], own_id: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from analyzer import models
-from analyzer.cluster import ClusterOptions, group_units
+from analyzer.cluster import ClusterOptions, attach_alternatives, group_units
 from analyzer.coordination import (
     GENERIC_PHRASES,
     MediaInfo,
@@ -36,6 +36,7 @@ from analyzer.similarity import PairTable, candidate_pairs
 from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
 from analyzer.transcribe.base import cache_key, engine_for
+from analyzer.units import parts, windows
 from pipelines.asr_batches import run_jobs
 from pipelines.executors import chosen_executor
 from pipelines.fingerprint_stage import fingerprint_matches
@@ -300,6 +301,9 @@ def corpus_stages(
         progress("embed", 0, len(units))
     embedder = Embedder(options.embed_model)
     vectors = _embed(embedder, [u.text for u in units], store, progress) if units else np.zeros((0, 1))
+    # a line cut in two read whole, and unpunctuated runs cut (attach_alternatives decides)
+    spans = [*windows(units), *parts(units)]
+    span_vectors = embedder.encode_cached([u.text for u in spans], store) if spans else vectors[:0]
     generic = embedder.encode_cached(list(GENERIC_PHRASES), store) if units else np.zeros((0, 1))
     summary.n_embedded = embedder.computed
     if progress:
@@ -345,13 +349,21 @@ def corpus_stages(
 
     started = time.perf_counter()
     groups = group_units(vectors, pairs, cluster_options, progress) if units else []
+    heard = ~guessed_asr_units(store, spans)  # a guessed transcript's meaning is no evidence
+    spans = [u for u, keep in zip(spans, heard, strict=True) if keep]
+    span_vectors = span_vectors[heard]
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold)
+    every = [*units, *spans]
+    every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(
-        groups, units, vectors, infos, generic, ScoreOptions(semantic_threshold=threshold)
+        groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
     )
     if progress:
         progress("score", len(groups), len(groups))
+    own = {u.id for u in units}
+    store.save_window_units([m.unit for tp in points for m in tp.members if m.unit.id not in own])
     store.save_talking_points(points)
     timings["cluster+score"] = time.perf_counter() - started
     return points

@@ -110,3 +110,44 @@ def test_cluster_accepts_a_pair_table_and_keeps_the_list_result():
     options = ClusterOptions(link_threshold=0.9)
     assert group_units(vectors, PairTable.of(pairs), options) == group_units(vectors, pairs, options)
     assert group_units(vectors, [], options) == []
+
+
+def _unit(media, start, end, text="x"):
+    from analyzer.records import Unit
+
+    return Unit(f"{media}-{start}", media, start, end, text, "en", "asr", "asr")
+
+
+def test_cluster_a_window_replaces_the_halves_of_a_line_cut_in_two():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(3)
+    dim = 32
+    line, other, greeting = rng.normal(size=dim), rng.normal(size=dim), rng.normal(size=dim)
+    recitals = _cloud(rng, line, 4, 0.05)
+    # medium m9 said the line with a pause in it: two halves, each only half the line
+    half_a = _cloud(rng, line + 1.4 * other, 1, 0.0)
+    half_b = _cloud(rng, line + 1.4 * greeting, 1, 0.0)
+    vectors = np.vstack([recitals, half_a, half_b]).astype(np.float32)
+    units = [_unit(f"m{i}", 0, 3000) for i in range(4)] + [_unit("m9", 0, 1500), _unit("m9", 1700, 3000)]
+    groups = [[0, 1, 2, 3, 4]]  # the first half made it in, weakly
+    whole = _cloud(rng, line, 1, 0.02).astype(np.float32)
+    window = _unit("m9", 0, 3000, "both halves")
+    out = attach_alternatives(groups, units, vectors, [window], whole, threshold=0.5)
+    assert out == [[0, 1, 2, 3, 6]]  # index 6: the window, in place of half 4
+
+
+def test_cluster_a_window_of_two_lines_changes_nothing():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(4)
+    dim = 32
+    first, second = rng.normal(size=dim), rng.normal(size=dim)
+    vectors = np.vstack([_cloud(rng, first, 3, 0.05), _cloud(rng, second, 3, 0.05)]).astype(np.float32)
+    units = [_unit(f"m{i}", 0, 1000) for i in range(3)] + [_unit(f"m{i}", 1200, 2000) for i in range(3)]
+    groups = [[0, 1, 2], [3, 4, 5]]
+    both = _cloud(rng, first + second, 1, 0.0).astype(np.float32)  # "line one line two" of m0
+    out = attach_alternatives(groups, units, vectors, [_unit("m0", 0, 2000)], both, threshold=0.5)
+    assert out == groups
+    far = _cloud(rng, rng.normal(size=dim), 1, 0.0).astype(np.float32)  # agrees with no group
+    assert attach_alternatives(groups, units, vectors, [_unit("m7", 0, 2000)], far, threshold=0.5) == groups
