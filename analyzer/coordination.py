@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -77,9 +77,11 @@ class ScoreOptions:
     semantic_threshold: float  # cosine at which two units say the same thing
     min_media: int = 2  # distinct media (after collapsing re-uploads) for a talking point
     verbatim_jaccard: float = 0.8
-    # A line with this many content words is fully specific; greetings have fewer and are
-    # caught by the boilerplate prototypes whatever their length.
-    content_words_full: int = 4
+    # A line with this many content words is fully specific. One: the seed case's line,
+    # "we are free", has one, and stop-word counts do not tell boilerplate from a script
+    # ("Okay." and "So, um, yeah." count as many as it does); boilerplate is told by the
+    # prototypes (greetings, thanks, subscribe) and by repetition inside a medium.
+    content_words_full: int = 1
 
 
 @dataclass(frozen=True)
@@ -405,7 +407,13 @@ def _talking_point(
 
     generic = float(np.max(generic_vectors @ vectors[group[medoid]])) if len(generic_vectors) else 0.0
     length = min(1.0, content_words(centre.text, centre.language) / options.content_words_full)
-    specificity = length * (0.15 if generic >= threshold else 1.0)
+    # a filler ("okay", "you know") is said again and again in one medium; a script line
+    # is recited once (its subtitles and its speech are two sources, not a repeat): the
+    # share of media that repeat it in one source is taken off
+    per_stream = Counter((u.media_id, u.source, u.track) for u in members)
+    repeating = {stream[0] for stream, count in per_stream.items() if count >= 2}
+    repeated = len(repeating) / len({u.media_id for u in members})
+    specificity = length * (1.0 - repeated) * (0.15 if generic >= threshold else 1.0)
 
     dates = sorted(d for m in roots if (d := media[m].source.published))
     ordinals = [o for d in dates if (o := _days(d)) is not None]

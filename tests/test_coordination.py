@@ -119,3 +119,26 @@ def test_coordination_scripts_group_lines_that_travel_together():
         (("tp-4", "tp-5"), ("e", "f", "g")),
     ]
     assert [s.id for s in scripts] == ["script-01", "script-02"]
+
+
+def test_coordination_a_short_line_counts_and_a_repeated_filler_does_not():
+    """ "We are free." (one content word) recited once per medium is a script line; "Okay."
+    said several times in each medium is a filler, whatever its length."""
+    rng = np.random.default_rng(5)
+    line, filler = rng.normal(size=16), rng.normal(size=16)
+    units, vectors, groups = [], [], [[], []]
+    for i in range(5):
+        groups[0].append(len(units))
+        units.append(_unit(len(units), f"m{i}", "We are free.", 1000))
+        vectors.append(line + rng.normal(scale=0.01, size=16))
+        for start in (3000, 9000, 15000):
+            groups[1].append(len(units))
+            units.append(_unit(len(units), f"m{i}", "Okay.", start))
+            vectors.append(filler + rng.normal(scale=0.01, size=16))
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    media = {f"m{i}": MediaInfo(f"m{i}", Source(channel=f"c{i}"), 20000) for i in range(5)}
+    points = build_talking_points(groups, units, matrix, media, np.zeros((0, 16)), ScoreOptions(0.85))
+    assert [p.label for p in points][:1] == ["We are free."]
+    assert points[0].parts.specificity == 1.0
+    assert all(p.parts.specificity == 0.0 for p in points if p.label == "Okay.")
