@@ -179,8 +179,8 @@ class CorpusOptions:
     reciters: tuple[int, int] = (8, 18)
     reupload_share: float = 0.08
     bare_asr_share: float = 0.3  # media whose ASR has no punctuation or capitals
-    # Segments carry word timestamps, as Chorus's faster-whisper gives them (a pause
-    # between two lines inside one segment is then visible); off: segment times only.
+    # Segments carry word timestamps, as Chorus's faster-whisper gives them (touching
+    # inside a segment); off: segment times only.
     word_times: bool = True
 
 
@@ -249,17 +249,22 @@ def _ms_per_char(language: str, rng: random.Random) -> int:
 
 
 def _word_times(pieces: Sequence[tuple[str, int, int, str]]) -> tuple[Word, ...]:
-    """Word timestamps as faster-whisper gives them: each piece's time shared out by
-    characters (Chinese: one character a word), so the only gaps are real pauses."""
+    """Word timestamps as faster-whisper gives them: the segment's time shared out by
+    characters (Chinese: one character a word) over all its words, so words touch. Its
+    alignment leaves no gap inside a segment, even where the speaker paused
+    (benchmarks/pauses.py: all 448 gaps inside segments are 0); pauses show between
+    segments only."""
+    tokens: list[str] = []
+    for text, _start, _end, language in pieces:
+        tokens += list(text.replace(" ", "")) if language in UNSPACED else text.split()
+    start, end = pieces[0][1], pieces[-1][2]
+    total = max(1, sum(len(t) for t in tokens))
     words: list[Word] = []
-    for text, start, end, language in pieces:
-        tokens = list(text.replace(" ", "")) if language in UNSPACED else text.split()
-        total = max(1, sum(len(t) for t in tokens))
-        done = 0
-        for token in tokens:
-            a = start + (end - start) * done // total
-            done += len(token)
-            words.append(Word(a, start + (end - start) * done // total, token, 0.9))
+    done = 0
+    for token in tokens:
+        a = start + (end - start) * done // total
+        done += len(token)
+        words.append(Word(a, start + (end - start) * done // total, token, 0.9))
     return tuple(words)
 
 
@@ -670,13 +675,19 @@ def average_precision(
 def run_chorus(
     units: Sequence[Unit],
     vectors: np.ndarray,
+    spans: Sequence[Unit],
+    span_vectors: np.ndarray,
     generic: np.ndarray,
     media: dict[str, MediaInfo],
     threshold: float,
     name: str = "Chorus",
 ) -> Clusters:
-    """Chorus's corpus stages as pipelines/scan.py runs them, without a store."""
-    from analyzer.cluster import ClusterOptions, group_units
+    """Chorus's corpus stages as pipelines/scan.py runs them, without a store.
+
+    ``spans`` are the other cuts of the same speech (analyzer.units.windows and parts);
+    group indices point into ``[*units, *spans]``.
+    """
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
 
@@ -686,10 +697,13 @@ def run_chorus(
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
     groups = group_units(vectors, pairs, options)
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold)
+    every = [*units, *spans]
+    every_vector = np.concatenate([vectors, span_vectors])
     points = build_talking_points(
-        groups, units, vectors, infos, generic, ScoreOptions(semantic_threshold=threshold)
+        groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
     )
-    index = {u.id: i for i, u in enumerate(units)}
+    index = {u.id: i for i, u in enumerate(every)}
     ranked = [[index[m.unit.id] for m in tp.members] for tp in points]
     linked = {p.a for p in pairs} | {p.b for p in pairs}
     clustered = {i for g in groups for i in g}
@@ -861,7 +875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analyzer.coordination import GENERIC_PHRASES
     from analyzer.embed import Embedder
     from analyzer.store import Store
-    from analyzer.units import units_from_segments
+    from analyzer.units import parts, units_from_segments, windows
     from pipelines.scan import semantic_threshold
 
     if not args.data.exists():
@@ -884,7 +898,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             CorpusOptions(seed=args.seed, media=args.media, word_times=not args.segment_times),
         )
         units = [u for m in sorted(corpus.segments) for u in units_from_segments(corpus.segments[m])]
+        spans = [*windows(units), *parts(units)]
         vectors = embed([u.text for u in units])
+        span_vectors = embed([u.text for u in spans])
         generic = embed(list(GENERIC_PHRASES))
     prepared = time.perf_counter() - started
     threshold = semantic_threshold(args.model)
@@ -895,20 +911,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({kinds['script']} script, {kinds['own']} independent, {kinds['generic']} greetings/sign-offs), "
         f"{len(units)} units, {embedder.computed} newly embedded; prepared in {prepared:.1f} s\n"
     )
-    systems = [run_chorus(units, vectors, generic, corpus.media, threshold, f"Chorus {args.model}")]
+    systems = [
+        run_chorus(
+            units, vectors, spans, span_vectors, generic, corpus.media, threshold, f"Chorus {args.model}"
+        )
+    ]
     for other in [m for m in args.compare if m != args.model]:
         alternative = Embedder(other)
         with Store(args.out / "embeddings.db") as cache:
             alt_vectors = alternative.encode_cached([u.text for u in units], cache)
+            alt_spans = alternative.encode_cached([u.text for u in spans], cache)
             alt_generic = alternative.encode_cached(list(GENERIC_PHRASES), cache)
         systems.append(
             run_chorus(
-                units, alt_vectors, alt_generic, corpus.media, semantic_threshold(other), f"Chorus {other}"
+                units,
+                alt_vectors,
+                spans,
+                alt_spans,
+                alt_generic,
+                corpus.media,
+                semantic_threshold(other),
+                f"Chorus {other}",
             )
         )
     systems += [run_bertopic_style(units, vectors, args.seed), run_cosimilar(units)]
     systems.append(unit_ceiling(corpus, units))
-    results = [(s, score(corpus, units, s)) for s in systems]
+    every = [*units, *spans]  # Chorus's groups may hold windows; the others index units only
+    results = [(s, score(corpus, every, s)) for s in systems]
     print_table(corpus, units, results)
     return 0
 
