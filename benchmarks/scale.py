@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/scale.py                  # N = 10k and 100k
     .venv/bin/python benchmarks/scale.py --million        # also N = 1M (about 10 minutes)
     .venv/bin/python benchmarks/scale.py --compare-ann    # usearch, faiss, datasketch at 100k
+    .venv/bin/python benchmarks/scale.py --sizes 300000 --naive-max 0 --check-size 0   # one size, quick
 
 Each size runs in a fresh process (so peak memory is that size's own) on a seeded
 synthetic corpus (benchmarks/synthetic.py: scripted, boilerplate and independent text in

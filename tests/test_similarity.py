@@ -203,3 +203,34 @@ def test_similarity_differing_bytes_counts_what_a_byte_comparison_counts():
     b[changed] = rng.integers(0, 256, size=int(changed.sum()), dtype=np.uint8)
     counted = _differing_bytes(a.view(np.uint64) ^ b.view(np.uint64))
     assert np.array_equal(counted, (a != b).sum(axis=1)) and counted.max() > 0
+
+
+def _crowded_signatures(side: int = 40, bands: int = 12, rows: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Twin members that share three crowded buckets and nothing else.
+
+    Band 0 is one bucket of all members (words every sentence uses); band 4 groups the
+    members of a grid row, band 8 those of a grid column, 80 members each; the two twins
+    of a grid cell share all three. Every other value is random, so no sort order brings
+    twins together.
+    """
+    rng = np.random.default_rng(8)
+    cells = side * side
+    signatures = rng.integers(0, 2**32 - 1, size=(2 * cells, bands * rows), dtype=np.uint32)
+    cell = np.arange(2 * cells) // 2
+    signatures[:, 0:rows] = 7
+    signatures[:, 4 * rows : 5 * rows] = (cell // side)[:, None]
+    signatures[:, 8 * rows : 9 * rows] = (side + cell % side)[:, None]
+    twins = np.arange(0, 2 * cells, 2)
+    return signatures, np.stack([twins, twins + 1], axis=1)
+
+
+def test_similarity_lsh_finds_pairs_that_share_two_crowded_buckets():
+    from analyzer.similarity import lsh_candidates
+
+    signatures, twins = _crowded_signatures()
+    n = len(signatures)
+    a, b = lsh_candidates(signatures, bands=12, rows=3, window=24)
+    found = set((a * n + b).tolist())
+    missed = [pair for pair in twins.tolist() if pair[0] * n + pair[1] not in found]
+    assert not missed  # a window of 24 in buckets of 80 and 3,200 alone misses about a quarter
+    assert len(a) < 0.1 * n * (n - 1) / 2  # and far from every pair of the crowded buckets
