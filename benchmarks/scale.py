@@ -8,7 +8,8 @@
 Each size runs in a fresh process (so peak memory is that size's own) on a seeded
 synthetic corpus (benchmarks/synthetic.py: scripted, boilerplate and independent text in
 seven languages, cheap embeddings), through the same functions pipelines/scan.py calls:
-re-uploads, candidate pairs, grouping, scoring. It prints:
+re-uploads, candidate pairs, grouping, other cuts (windows and parts of unpunctuated
+units placed in the groups), scoring. It prints:
 
 - time and peak RSS per stage (RSS sampled every 10 ms);
 - recall of the approximate search against exact search on 1,000 sampled queries:
@@ -220,7 +221,14 @@ def naive_baseline(corpus: Any, meter: PeakRss, out: dict[str, Any]) -> list[lis
     return groups
 
 
-def check_timing(corpus: Any, points: list[Any], meter: PeakRss, out: dict[str, Any]) -> None:
+def check_timing(
+    corpus: Any,
+    points: list[Any],
+    spans: list[Any],
+    span_vectors: np.ndarray,
+    meter: PeakRss,
+    out: dict[str, Any],
+) -> None:
     """`chorus check` after transcription and embedding, on a real store of this corpus."""
     from analyzer.embed import Embedder, text_hash
     from analyzer.records import Media
@@ -239,9 +247,11 @@ def check_timing(corpus: Any, points: list[Any], meter: PeakRss, out: dict[str, 
             media = Media(media_id, f"/corpus/{media_id}.mp4", media_id, info.duration_ms, info.source)
             store.save_result(MediaResult(media, f"{media_id}.mp4", "whisper-base", (), (), (), units))
         vectors: dict[str, np.ndarray] = {}
-        for u, v in zip(corpus.units, corpus.vectors, strict=True):
+        for u, v in zip([*corpus.units, *spans], [*corpus.vectors, *span_vectors], strict=True):
             vectors.setdefault(text_hash(u.text), v)
         store.put_vectors("multilingual-e5-small", vectors)
+        own = {u.id for u in corpus.units}
+        store.save_window_units([m.unit for tp in points for m in tp.members if m.unit.id not in own])
         store.save_talking_points(points)
         out["store_build_s"] = round(time.perf_counter() - started, 1)
         new_units = [corpus.units[i] for i in held_units]
@@ -262,7 +272,7 @@ def _units_of(corpus: Any, media_id: str) -> np.ndarray:
 def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> dict[str, Any]:
     from synthetic import generate
 
-    from analyzer.cluster import ClusterOptions, group_units
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import (
         IdenticalClasses,
@@ -289,10 +299,17 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         pairs = candidate_pairs(texts, corpus.vectors, groups_of, THRESHOLD, LEXICAL, K, options)
     with meter.stage("cluster", stages):
         groups = group_units(corpus.vectors, pairs, ClusterOptions(link_threshold=THRESHOLD))
+    spans, span_vectors, made_s = other_cuts(corpus)
+    with meter.stage("other cuts", stages):
+        groups = attach_alternatives(groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD)
+    stages["other cuts"]["wall_s"] = round(stages["other cuts"]["wall_s"] + made_s, 1)
+    every = [*corpus.units, *spans]
+    every_vectors = np.concatenate([corpus.vectors, span_vectors])
     with meter.stage("score", stages):
         points = build_talking_points(
-            groups, corpus.units, corpus.vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD)
+            groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD)
         )
+    out["other_cuts"] = len(spans)
     out["stages"] = stages
     out["total_s"] = round(sum(s["wall_s"] for s in stages.values()), 1)
     out["peak_rss_gb"] = max(s["peak_rss_gb"] for s in stages.values())
@@ -305,7 +322,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     out["top50_scripted"] = sum(
         1
         for tp in scripted
-        if np.mean([corpus.line_of[_index(corpus, m.unit.id)] >= 0 for m in tp.members]) > 0.5
+        if np.mean([corpus.line_of[_index(corpus, m.unit)] >= 0 for m in tp.members]) > 0.5
     )
 
     rng = np.random.default_rng(seed)
@@ -326,7 +343,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         naive_groups = naive_baseline(corpus, meter, stages)
         out["naive_groups"] = len(naive_groups)
     if check:
-        check_timing(corpus, points, meter, stages)
+        check_timing(corpus, points, spans, span_vectors, meter, stages)
     if compare:
         out["compare"] = compare_ann(corpus.vectors[distinct.rep], list(norms), rng)
     meter.running = False
@@ -337,10 +354,58 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
 _INDEX: dict[str, int] = {}
 
 
-def _index(corpus: Any, unit_id: str) -> int:
+def _index(corpus: Any, unit: Any) -> int:
+    """The corpus unit a member is, or (a window or part) the one it starts in."""
     if not _INDEX:
         _INDEX.update({u.id: i for i, u in enumerate(corpus.units)})
-    return _INDEX[unit_id]
+        _INDEX.update({f"{u.media_id}|{u.source}|{u.start_ms}": i for i, u in enumerate(corpus.units)})
+    if unit.id in _INDEX:
+        return _INDEX[unit.id]
+    for i in _units_of(corpus, unit.media_id):
+        u = corpus.units[i]
+        if u.source == unit.source and u.start_ms <= unit.start_ms < max(u.end_ms, u.start_ms + 1):
+            return int(i)
+    return _INDEX[f"{unit.media_id}|{unit.source}|{unit.start_ms}"]
+
+
+def other_cuts(corpus: Any) -> tuple[list[Any], np.ndarray, float]:
+    """Windows and parts of the corpus's units (as the scan makes them) with cheap vectors.
+
+    A window's vector is the normalised sum of its two sentences', a part's its unit's
+    with noise: this benchmark measures what placing them costs (benchmarks/quality.py
+    measures what they are worth). Returns the seconds spent making the cuts, which the
+    scan spends too (their vectors stand in for embedding, which this script leaves out).
+    """
+    from analyzer.units import parts, windows
+
+    started = time.perf_counter()
+    spans_w = windows(corpus.units)
+    spans_p = parts(corpus.units)
+    made = time.perf_counter() - started
+    streams: dict[tuple[str, str, str], list[int]] = {}
+    for i, u in enumerate(corpus.units):
+        streams.setdefault((u.media_id, u.source, u.track), []).append(i)
+    starts = {key: np.array([corpus.units[i].start_ms for i in ids]) for key, ids in streams.items()}
+    order = {key: np.argsort(starts[key], kind="stable") for key in streams}
+
+    def at(span: Any) -> int:
+        key = (span.media_id, span.source, span.track)
+        position = np.searchsorted(starts[key][order[key]], span.start_ms, side="right") - 1
+        return streams[key][int(order[key][max(0, position)])]
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for span in spans_w:
+        first = at(span)
+        key = (span.media_id, span.source, span.track)
+        ids = [streams[key][int(j)] for j in order[key]]
+        second = ids[min(len(ids) - 1, ids.index(first) + 1)]
+        rows.append(corpus.vectors[first] + corpus.vectors[second])
+    for span in spans_p:
+        rows.append(corpus.vectors[at(span)] + rng.normal(scale=0.02, size=corpus.vectors.shape[1]))
+    vectors = np.array(rows, dtype=np.float32).reshape(len(rows), corpus.vectors.shape[1])
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return [*spans_w, *spans_p], vectors, made
 
 
 def compare_ann(distinct: np.ndarray, texts: list[str], rng: np.random.Generator) -> dict[str, Any]:
@@ -420,7 +485,7 @@ def compare_ann(distinct: np.ndarray, texts: list[str], rng: np.random.Generator
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    stage_names = ["re-uploads", "candidates", "cluster", "score"]
+    stage_names = ["re-uploads", "candidates", "cluster", "other cuts", "score"]
     lines = [
         "| N units | media | " + " | ".join(stage_names) + " | total | peak RSS | naive all-pairs | ratio |",
         "|---" * (len(stage_names) + 6) + "|",
