@@ -497,6 +497,33 @@ def attach_alternatives(
     return [sorted(g) for g in out if len(g) >= 2]
 
 
+def loosely_placed(
+    groups: Sequence[Sequence[int]], units: Sequence[Unit], vectors: np.ndarray, threshold: float
+) -> np.ndarray:
+    """Per unit: True when it is in no group, or agrees with its group's other media less
+    than halfway from ``threshold`` to identical meaning.
+
+    Only such units need other cuts of their speech (``analyzer.units.parts``): a unit that
+    says one line agrees with that line's group closely, while one that holds two lines
+    agrees with either group loosely or with none. Cutting only these keeps the extra
+    embeddings to the units that can gain from them.
+    """
+    loose = np.ones(len(units), dtype=bool)
+    bar = (1.0 + threshold) / 2
+    for members in groups:
+        idx = np.asarray(members, dtype=np.int64)
+        block = vectors[idx].astype(np.float64)
+        total = block.sum(axis=0)
+        media = np.array([units[i].media_id for i in members])
+        _, inverse = np.unique(media, return_inverse=True)
+        own = _group_sums(inverse, block, int(inverse.max()) + 1)[inverse]  # same medium's sum
+        counts = np.bincount(inverse)[inverse]
+        others = len(idx) - counts
+        agree = np.where(others > 0, np.einsum("ij,ij->i", block, total - own) / np.maximum(others, 1), -1.0)
+        loose[idx] = agree < bar
+    return loose
+
+
 def _candidate_groups(
     queries: np.ndarray, sums: np.ndarray, sizes: np.ndarray, threshold: float, k: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:

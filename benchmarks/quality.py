@@ -554,6 +554,7 @@ class Clusters:
     groups: list[list[int]]
     seconds: float = 0.0
     notes: dict[str, float] = field(default_factory=dict)
+    units: list[Unit] | None = None  # what ``groups`` index, when not the sentence units
 
 
 def assign(
@@ -675,8 +676,7 @@ def average_precision(
 def run_chorus(
     units: Sequence[Unit],
     vectors: np.ndarray,
-    spans: Sequence[Unit],
-    span_vectors: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
     generic: np.ndarray,
     media: dict[str, MediaInfo],
     threshold: float,
@@ -684,12 +684,13 @@ def run_chorus(
 ) -> Clusters:
     """Chorus's corpus stages as pipelines/scan.py runs them, without a store.
 
-    ``spans`` are the other cuts of the same speech (analyzer.units.windows and parts);
-    group indices point into ``[*units, *spans]``.
+    ``embed`` embeds the other cuts of the same speech (analyzer.units.windows and parts);
+    the result's groups index its own ``units`` (the sentence units, then those cuts).
     """
-    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, loosely_placed
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
+    from analyzer.units import parts, windows
 
     started = time.perf_counter()
     options = ClusterOptions(link_threshold=threshold)
@@ -697,6 +698,9 @@ def run_chorus(
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
     groups = group_units(vectors, pairs, options)
+    loose = loosely_placed(groups, units, vectors, threshold)
+    spans = [*windows(units), *parts([u for u, cut in zip(units, loose, strict=True) if cut])]
+    span_vectors = embed([u.text for u in spans])
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
@@ -711,7 +715,7 @@ def run_chorus(
         "reuploads found": float(len(duplicates)),
         "linked units left out": 1 - len(clustered & linked) / max(1, len(linked)),
     }
-    return Clusters(name, ranked, time.perf_counter() - started, notes)
+    return Clusters(name, ranked, time.perf_counter() - started, notes, every)
 
 
 def unit_ceiling(corpus: Corpus, units: Sequence[Unit]) -> Clusters:
@@ -875,7 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analyzer.coordination import GENERIC_PHRASES
     from analyzer.embed import Embedder
     from analyzer.store import Store
-    from analyzer.units import parts, units_from_segments, windows
+    from analyzer.units import units_from_segments
     from pipelines.scan import semantic_threshold
 
     if not args.data.exists():
@@ -898,9 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             CorpusOptions(seed=args.seed, media=args.media, word_times=not args.segment_times),
         )
         units = [u for m in sorted(corpus.segments) for u in units_from_segments(corpus.segments[m])]
-        spans = [*windows(units), *parts(units)]
         vectors = embed([u.text for u in units])
-        span_vectors = embed([u.text for u in spans])
         generic = embed(list(GENERIC_PHRASES))
     prepared = time.perf_counter() - started
     threshold = semantic_threshold(args.model)
@@ -911,23 +913,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({kinds['script']} script, {kinds['own']} independent, {kinds['generic']} greetings/sign-offs), "
         f"{len(units)} units, {embedder.computed} newly embedded; prepared in {prepared:.1f} s\n"
     )
+
+    def embedding(model: Embedder) -> Callable[[list[str]], np.ndarray]:
+        def embed_cuts(texts: list[str]) -> np.ndarray:
+            with Store(args.out / "embeddings.db") as cache:
+                return model.encode_cached(texts, cache)
+
+        return embed_cuts
+
     systems = [
         run_chorus(
-            units, vectors, spans, span_vectors, generic, corpus.media, threshold, f"Chorus {args.model}"
+            units, vectors, embedding(embedder), generic, corpus.media, threshold, f"Chorus {args.model}"
         )
     ]
     for other in [m for m in args.compare if m != args.model]:
         alternative = Embedder(other)
         with Store(args.out / "embeddings.db") as cache:
             alt_vectors = alternative.encode_cached([u.text for u in units], cache)
-            alt_spans = alternative.encode_cached([u.text for u in spans], cache)
             alt_generic = alternative.encode_cached(list(GENERIC_PHRASES), cache)
         systems.append(
             run_chorus(
                 units,
                 alt_vectors,
-                spans,
-                alt_spans,
+                embedding(alternative),
                 alt_generic,
                 corpus.media,
                 semantic_threshold(other),
@@ -936,8 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     systems += [run_bertopic_style(units, vectors, args.seed), run_cosimilar(units)]
     systems.append(unit_ceiling(corpus, units))
-    every = [*units, *spans]  # Chorus's groups may hold windows; the others index units only
-    results = [(s, score(corpus, every, s)) for s in systems]
+    results = [(s, score(corpus, s.units or units, s)) for s in systems]
     print_table(corpus, units, results)
     return 0
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from analyzer import models
-from analyzer.cluster import ClusterOptions, attach_alternatives, group_units
+from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, loosely_placed
 from analyzer.coordination import (
     GENERIC_PHRASES,
     MediaInfo,
@@ -301,8 +301,7 @@ def corpus_stages(
         progress("embed", 0, len(units))
     embedder = Embedder(options.embed_model)
     vectors = _embed(embedder, [u.text for u in units], store, progress) if units else np.zeros((0, 1))
-    # a line cut in two read whole, and unpunctuated runs cut (attach_alternatives decides)
-    spans = [*windows(units), *parts(units)]
+    spans = windows(units)  # a line cut in two, read whole (attach_alternatives decides)
     span_vectors = embedder.encode_cached([u.text for u in spans], store) if spans else vectors[:0]
     generic = embedder.encode_cached(list(GENERIC_PHRASES), store) if units else np.zeros((0, 1))
     summary.n_embedded = embedder.computed
@@ -349,6 +348,13 @@ def corpus_stages(
 
     started = time.perf_counter()
     groups = group_units(vectors, pairs, cluster_options, progress) if units else []
+    # unpunctuated units that no group holds closely, cut in two (two lines in one segment)
+    loose = loosely_placed(groups, units, vectors, threshold)
+    cut = parts([u for u, keep in zip(units, loose, strict=True) if keep])
+    if cut:
+        spans = [*spans, *cut]
+        span_vectors = np.concatenate([span_vectors, embedder.encode_cached([u.text for u in cut], store)])
+    summary.n_embedded = embedder.computed
     heard = ~guessed_asr_units(store, spans)  # a guessed transcript's meaning is no evidence
     spans = [u for u, keep in zip(spans, heard, strict=True) if keep]
     span_vectors = span_vectors[heard]

@@ -151,3 +151,20 @@ def test_cluster_a_window_of_two_lines_changes_nothing():
     assert out == groups
     far = _cloud(rng, rng.normal(size=dim), 1, 0.0).astype(np.float32)  # agrees with no group
     assert attach_alternatives(groups, units, vectors, [_unit("m7", 0, 2000)], far, threshold=0.5) == groups
+
+
+def test_cluster_only_loosely_placed_units_are_cut():
+    from analyzer.cluster import loosely_placed
+
+    rng = np.random.default_rng(6)
+    dim = 32
+    line, other = rng.normal(size=dim), rng.normal(size=dim)
+    other -= (other @ line) / (line @ line) * line  # another line: unrelated in meaning
+    other *= np.linalg.norm(line) / np.linalg.norm(other)
+    recitals = _cloud(rng, line, 4, 0.05)
+    two_lines = _cloud(rng, line + other, 1, 0.0)  # a unit that holds this line and another
+    alone = _cloud(rng, other, 1, 0.0)  # in no group
+    vectors = np.vstack([recitals, two_lines, alone]).astype(np.float32)
+    units = [_unit(f"m{i}", 0, 3000) for i in range(6)]
+    loose = loosely_placed([[0, 1, 2, 3, 4]], units, vectors, threshold=0.5)
+    assert loose.tolist() == [False, False, False, False, True, True]
