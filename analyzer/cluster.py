@@ -498,17 +498,23 @@ def attach_alternatives(
 
 
 def loosely_placed(
-    groups: Sequence[Sequence[int]], units: Sequence[Unit], vectors: np.ndarray, threshold: float
+    groups: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    threshold: float,
+    linked: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per unit: True when it is in no group, or agrees with its group's other media less
-    than halfway from ``threshold`` to identical meaning.
+    """Per unit: True when it agrees with its group's other media less than halfway from
+    ``threshold`` to identical meaning, or is in no group but has a candidate link
+    (``linked``; without it, every unit in no group).
 
     Only such units need other cuts of their speech (``analyzer.units.parts``): a unit that
     says one line agrees with that line's group closely, while one that holds two lines
-    agrees with either group loosely or with none. Cutting only these keeps the extra
-    embeddings to the units that can gain from them.
+    agrees with either group loosely, or with none though it resembles a recital. A unit
+    with no link at all resembles nothing said elsewhere (most independent speech). Cutting
+    only these keeps the extra embeddings to the units that can gain from them.
     """
-    loose = np.ones(len(units), dtype=bool)
+    loose = np.ones(len(units), dtype=bool) if linked is None else linked.astype(bool).copy()
     bar = (1.0 + threshold) / 2
     for members in groups:
         idx = np.asarray(members, dtype=np.int64)

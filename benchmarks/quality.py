@@ -698,7 +698,9 @@ def run_chorus(
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
     groups = group_units(vectors, pairs, options)
-    loose = loosely_placed(groups, units, vectors, threshold)
+    linked = np.zeros(len(units), dtype=bool)
+    linked[pairs.a] = linked[pairs.b] = True
+    loose = loosely_placed(groups, units, vectors, threshold, linked)
     spans = [*windows(units), *parts([u for u, cut in zip(units, loose, strict=True) if cut])]
     span_vectors = embed([u.text for u in spans])
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold)

@@ -299,7 +299,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         pairs = candidate_pairs(texts, corpus.vectors, groups_of, THRESHOLD, LEXICAL, K, options)
     with meter.stage("cluster", stages):
         groups = group_units(corpus.vectors, pairs, ClusterOptions(link_threshold=THRESHOLD))
-    spans, span_vectors, made_s = other_cuts(corpus, groups)
+    spans, span_vectors, made_s = other_cuts(corpus, groups, pairs)
     with meter.stage("other cuts", stages):
         groups = attach_alternatives(groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD)
     stages["other cuts"]["wall_s"] = round(stages["other cuts"]["wall_s"] + made_s, 1)
@@ -368,7 +368,7 @@ def _index(corpus: Any, unit: Any) -> int:
     return _INDEX[f"{unit.media_id}|{unit.source}|{unit.start_ms}"]
 
 
-def other_cuts(corpus: Any, groups: list[list[int]]) -> tuple[list[Any], np.ndarray, float]:
+def other_cuts(corpus: Any, groups: list[list[int]], pairs: Any) -> tuple[list[Any], np.ndarray, float]:
     """Windows and parts of the corpus's units (as the scan makes them) with cheap vectors.
 
     A window's vector is the normalised sum of its two sentences', a part's its unit's
@@ -381,7 +381,9 @@ def other_cuts(corpus: Any, groups: list[list[int]]) -> tuple[list[Any], np.ndar
 
     started = time.perf_counter()
     spans_w = windows(corpus.units)
-    loose = loosely_placed(groups, corpus.units, corpus.vectors, THRESHOLD)
+    linked = np.zeros(len(corpus.units), dtype=bool)
+    linked[pairs.a] = linked[pairs.b] = True
+    loose = loosely_placed(groups, corpus.units, corpus.vectors, THRESHOLD, linked)
     spans_p = parts([u for u, cut in zip(corpus.units, loose, strict=True) if cut])
     made = time.perf_counter() - started
     streams: dict[tuple[str, str, str], list[int]] = {}

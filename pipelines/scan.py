@@ -349,7 +349,9 @@ def corpus_stages(
     started = time.perf_counter()
     groups = group_units(vectors, pairs, cluster_options, progress) if units else []
     # unpunctuated units that no group holds closely, cut in two (two lines in one segment)
-    loose = loosely_placed(groups, units, vectors, threshold)
+    linked = np.zeros(len(units), dtype=bool)
+    linked[pairs.a] = linked[pairs.b] = True
+    loose = loosely_placed(groups, units, vectors, threshold, linked)
     cut = parts([u for u, keep in zip(units, loose, strict=True) if keep])
     if cut:
         spans = [*spans, *cut]

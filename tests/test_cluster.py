@@ -168,3 +168,13 @@ def test_cluster_only_loosely_placed_units_are_cut():
     units = [_unit(f"m{i}", 0, 3000) for i in range(6)]
     loose = loosely_placed([[0, 1, 2, 3, 4]], units, vectors, threshold=0.5)
     assert loose.tolist() == [False, False, False, False, True, True]
+
+
+def test_cluster_a_unit_linked_to_nothing_is_not_cut():
+    from analyzer.cluster import loosely_placed
+
+    vectors = np.eye(3, dtype=np.float32)
+    units = [_unit(f"m{i}", 0, 3000) for i in range(3)]
+    linked = np.array([False, True, False])
+    assert loosely_placed([], units, vectors, 0.5, linked).tolist() == [False, True, False]
+    assert loosely_placed([], units, vectors, 0.5).tolist() == [True, True, True]
