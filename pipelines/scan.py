@@ -304,7 +304,6 @@ def corpus_stages(
     spans = windows(units)  # a line cut in two, read whole (attach_alternatives decides)
     span_vectors = embedder.encode_cached([u.text for u in spans], store) if spans else vectors[:0]
     generic = embedder.encode_cached(list(GENERIC_PHRASES), store) if units else np.zeros((0, 1))
-    summary.n_embedded = embedder.computed
     if progress:
         progress("embed", len(units), len(units))
     timings["embed"] = time.perf_counter() - started
