@@ -29,6 +29,7 @@ import numpy as np
 
 from analyzer.records import Unit
 from analyzer.similarity import Pair, PairTable, SearchOptions, ivf_neighbours, unique
+from analyzer.units import SENTENCE_ENDS, aligned, parts
 
 # A component's HDBSCAN tree joins the others above this distance (unit vectors: <= 2).
 _APART = 4.0
@@ -415,6 +416,7 @@ def attach_alternatives(
     alternatives: Sequence[Unit],
     alternative_vectors: np.ndarray,
     threshold: float,
+    alone: Sequence[bool] | None = None,
 ) -> list[list[int]]:
     """Groups after other readings of the same speech (windows) took the places they fit best.
 
@@ -431,6 +433,12 @@ def attach_alternatives(
     media: a window contains its own sentence, and agreeing with oneself is no evidence.
     Groups are fixed while alternatives are placed (strongest first), so the result does
     not depend on their order.
+
+    ``alone`` marks alternatives found word for word in a known line (``analyzer.units.
+    aligned``): they may enter a group without a member to replace, and they outrank the
+    unpunctuated units they overlap (a segment holding two lines is no better a member
+    than the stretch that says one of them; the other line's stretch can take its place
+    in the other group).
 
     Returns groups of indices into ``[*units, *alternatives]``.
     """
@@ -476,6 +484,12 @@ def attach_alternatives(
         a: streams.get((alternatives[a].media_id, alternatives[a].source, alternatives[a].track), [])
         for a in np.flatnonzero(best >= 0).tolist()
     }
+
+    def _unsaid(i: int) -> bool:
+        """A unit with no sentence end in it: where it starts and stops nobody can tell,
+        so a stretch found word for word in a known line (``alone``) outranks it."""
+        return i < n and not any(ch in SENTENCE_ENDS for ch in units[i].text)
+
     out: list[set[int]] = [set(g) for g in groups]
     for a in np.argsort(-score, kind="stable").tolist():
         if best[a] < 0:
@@ -484,9 +498,10 @@ def attach_alternatives(
         spans = placed.setdefault((alt.media_id, alt.source, alt.track), [])
         overlapped = [s for s in spans if min(s[1], alt.end_ms) > max(s[0], alt.start_ms)]
         inside = any(u.start_ms <= alt.start_ms and alt.end_ms <= u.end_ms for u in within.get(a, ()))
-        if not inside and not any(group_of[s[2]] == best[a] for s in overlapped):
+        free = alone is not None and bool(alone[a])
+        if not (free or inside) and not any(group_of[s[2]] == best[a] for s in overlapped):
             continue  # it takes the place of a member of that group, or lies inside one unit
-        if any(s[3] >= score[a] for s in overlapped):
+        if any(s[3] >= score[a] for s in overlapped if not (free and _unsaid(s[2]))):
             continue
         for s in overlapped:
             spans.remove(s)
@@ -528,6 +543,33 @@ def loosely_placed(
         agree = np.where(others > 0, np.einsum("ij,ij->i", block, total - own) / np.maximum(others, 1), -1.0)
         loose[idx] = agree < bar
     return loose
+
+
+def other_cuts(
+    groups: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    pairs: PairTable,
+    threshold: float,
+) -> tuple[list[Unit], list[Unit]]:
+    """(parts, aligned stretches) of the units that grouping placed loosely.
+
+    Loosely placed units (``loosely_placed``; in no group, only those with a candidate
+    link in ``pairs``) are cut evenly into parts (``analyzer.units.parts``) and searched
+    for nearly verbatim copies of the lines that other members say well
+    (``analyzer.units.aligned``: the members of groups of two or more media that are not
+    loosely placed, keyed by group). Both go to ``attach_alternatives``; an aligned
+    stretch may enter a group alone (it may straddle two units, but its words were found
+    in that line), a part because it lies inside one unit.
+    """
+    linked = np.zeros(len(units), dtype=bool)
+    linked[pairs.a] = linked[pairs.b] = True
+    loose = loosely_placed(groups, units, vectors, threshold, linked)
+    media = [{units[i].media_id for i in members} for members in groups]
+    held = [(i, g) for g, members in enumerate(groups) if len(media[g]) >= 2 for i in members]
+    cut = parts([u for u, keep in zip(units, loose, strict=True) if keep])
+    found = aligned(units, loose.tolist(), [units[i] for i, _ in held], [g for _, g in held])
+    return cut, found
 
 
 def _candidate_groups(

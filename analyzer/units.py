@@ -135,11 +135,11 @@ def sentences_from_pieces(
     return units
 
 
-_SENTENCE_ENDS = ".!?。！？…؟।"
+SENTENCE_ENDS = ".!?。！？…؟।"
 
 
-def _ends_sentence(text: str) -> bool:
-    return text.rstrip()[-1:] in _SENTENCE_ENDS
+def ends_sentence(text: str) -> bool:
+    return text.rstrip()[-1:] in SENTENCE_ENDS
 
 
 def _ends_clause(text: str) -> bool:
@@ -153,7 +153,7 @@ def _runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
     for _, same_language in groupby(pieces, key=lambda p: p.language):
         current: list[Piece] = []
         for piece in same_language:
-            if current and not _ends_sentence(current[-1].text):
+            if current and not ends_sentence(current[-1].text):
                 last = current[-1]
                 paused = piece.start_ms - last.end_ms >= PAUSE_MS and not _ends_clause(last.text)
                 if paused or last.boundary:
@@ -171,7 +171,7 @@ def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
         return []
     pieces: list[Piece] = []
     for segment in segments:
-        unpunctuated = not any(ch in _SENTENCE_ENDS for ch in segment.text)
+        unpunctuated = not any(ch in SENTENCE_ENDS for ch in segment.text)
         words = [w for w in segment.words if w.text]
         if words:
             pieces.extend(Piece(w.text, w.start_ms, w.end_ms, segment.language) for w in words[:-1])
@@ -252,7 +252,7 @@ def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_
     """
     out: list[Unit] = []
     for unit in units:
-        if any(ch in _SENTENCE_ENDS for ch in unit.text):
+        if any(ch in SENTENCE_ENDS for ch in unit.text):
             continue
         unspaced = unit.language in _UNSPACED
         tokens = list(unit.text.replace(" ", "")) if unspaced else unit.text.split()
@@ -284,3 +284,163 @@ def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_
                     )
                 )
     return list({u.id: u for u in out}.values())
+
+
+# Aligned stretches: a reference line's copy counts when its words overlap the stretch's
+# by at least this Jaccard (the lexical channel's bar for near-verbatim copies) and share
+# at least MIN_PART_WORDS words (CJK: twice as many characters).
+ALIGN_JACCARD = 0.5
+# A stretch is at most this many times the reference's length in tokens.
+ALIGN_SPAN = 1.5
+
+
+def _tokens(text: str, language: str) -> list[tuple[str, int, int]]:
+    """Words compared case- and punctuation-blind (characters for unspaced scripts), as
+    an unpunctuated transcript says them ("Don't!" and "don t" are the same two words),
+    with their character spans in ``text``."""
+    out: list[tuple[str, int, int]] = []
+    start = -1
+    for i, ch in enumerate([*text, " "]):
+        word = unicodedata.category(ch)[0] in "LNM"
+        if word and language in _UNSPACED:
+            out.append((ch.casefold(), i, i + 1))
+        elif word and start < 0:
+            start = i
+        elif not word and start >= 0:
+            out.append((text[start:i].casefold(), start, i))
+            start = -1
+    return out
+
+
+def _streams(units: Sequence[Unit]) -> list[list[Unit]]:
+    """Runs of adjacent units of one medium, source, track and language with no sentence
+    end between them: text a reciter may have said as one stretch."""
+    out: list[list[Unit]] = []
+    ordered = sorted(units, key=lambda u: (u.media_id, u.source, u.track, u.start_ms, u.end_ms))
+    for _, stretch in groupby(ordered, key=lambda u: (u.media_id, u.source, u.track)):
+        run: list[Unit] = []
+        for unit in stretch:
+            if run and (
+                ends_sentence(run[-1].text)
+                or unit.language != run[-1].language
+                or unit.start_ms - run[-1].end_ms > WINDOW_GAP_MS
+            ):
+                out.append(run)
+                run = []
+            run.append(unit)
+        if run:
+            out.append(run)
+    return out
+
+
+def _best_window(stream: Sequence[str], reference: frozenset[str], length: int) -> tuple[float, int, int]:
+    """(Jaccard, start, end) of the stretch of ``stream`` whose token set is closest to
+    ``reference``'s; a stretch starts and ends on a reference token."""
+    best = (0.0, 0, 0)
+    longest = int(length * ALIGN_SPAN) + 1
+    for i, token in enumerate(stream):
+        if token not in reference:
+            continue
+        seen: dict[str, int] = {}
+        shared = 0
+        for j in range(i, min(len(stream), i + longest)):
+            t = stream[j]
+            seen[t] = seen.get(t, 0) + 1
+            if seen[t] == 1 and t in reference:
+                shared += 1
+            if t in reference:
+                score = shared / (len(seen) + len(reference) - shared)
+                if score > best[0]:
+                    best = (score, i, j + 1)
+    return best
+
+
+def aligned(
+    units: Sequence[Unit], scan: Sequence[bool], references: Sequence[Unit], keys: Sequence[int]
+) -> list[Unit]:
+    """Stretches of speech that copy a reference line nearly word for word.
+
+    Where Whisper leaves speech unpunctuated, a segment may hold the end of one line and
+    the start of the next, and no word time shows where either ends (benchmarks/pauses.py).
+    The lines themselves are known from elsewhere: the members that sit well in their
+    talking point (``references``, each with its group's ``key``). Each run of unpunctuated
+    text around a ``scan`` unit is searched for every reference of its language that
+    shares two adjacent words with it (an inverted index of word pairs; CJK: character
+    pairs), and the stretch whose words overlap the reference's most (Jaccard >=
+    ALIGN_JACCARD) becomes a candidate unit, at most one per run and key (the best).
+    ``analyzer.cluster.attach_alternatives`` then places it by meaning, as any other cut.
+    Times are shared out by characters inside each unit, as for ``parts``.
+    """
+    runs = _streams(units)
+    # a reference is a whole sentence as the engine punctuated it: not the tail of a
+    # sentence cut in two ("de vous abonner." after "N'oubliez pas"), nor unpunctuated text
+    whole = {run[0].id for run in runs if len(run) == 1 and ends_sentence(run[0].text)}
+    index: dict[tuple[str, str, str], list[int]] = {}
+    ref_tokens: list[list[str]] = []
+    for r, ref in enumerate(references):
+        if ref.id not in whole:
+            ref_tokens.append([])
+            continue
+        words = [t for t, _, _ in _tokens(ref.text, ref.language)]
+        ref_tokens.append(words)
+        for pair in set(pairwise(words)):
+            index.setdefault((ref.language, *pair), []).append(r)
+    flagged = {u.id for u, keep in zip(units, scan, strict=True) if keep}
+    out: dict[str, Unit] = {}
+    for run in runs:
+        if not any(u.id in flagged or not ends_sentence(u.text) for u in run):
+            continue  # one well-placed sentence
+        language = run[0].language
+        unspaced = language in _UNSPACED
+        tokens: list[str] = []
+        places: list[tuple[int, int, int]] = []  # (unit in run, first character, end character)
+        times: list[tuple[int, int]] = []
+        for k, unit in enumerate(run):
+            said = _tokens(unit.text, language)
+            total = max(1, sum(b - a for _, a, b in said))
+            span = unit.end_ms - unit.start_ms
+            done = 0
+            for word, a, b in said:
+                start = unit.start_ms + span * done // total
+                done += b - a
+                tokens.append(word)
+                places.append((k, a, b))
+                times.append((start, unit.start_ms + span * done // total))
+        hits: dict[int, int] = {}
+        for pair in set(pairwise(tokens)):
+            for r in index.get((language, *pair), ()):
+                hits[r] = hits.get(r, 0) + 1
+        least = 2 * MIN_PART_WORDS if unspaced else MIN_PART_WORDS
+        best: dict[int, tuple[float, int, int]] = {}
+        for r, shared_pairs in hits.items():
+            if shared_pairs < 2:
+                continue
+            score, a, b = _best_window(tokens, frozenset(ref_tokens[r]), len(ref_tokens[r]))
+            if score < ALIGN_JACCARD or len(set(tokens[a:b]) & set(ref_tokens[r])) < least:
+                continue
+            if score > best.get(keys[r], (0.0, 0, 0))[0]:
+                best[keys[r]] = (score, a, b)
+        sep = "" if unspaced else " "
+        first = run[0]
+        for _, a, b in best.values():
+            (k1, c1, _), (k2, _, c2) = places[a], places[b - 1]
+            if k1 == k2:
+                text = run[k1].text[c1:c2]
+            else:
+                pieces = [run[k1].text[c1:], *(u.text for u in run[k1 + 1 : k2]), run[k2].text[:c2]]
+                text = sep.join(pieces)
+            start, end = times[a][0], times[b - 1][1]
+            if any(u.start_ms == start and u.end_ms == end for u in run):
+                continue  # the stretch is a unit already
+            unit = Unit(
+                id=_unit_id(first.media_id, first.source, first.track + "#a", start, text),
+                media_id=first.media_id,
+                start_ms=start,
+                end_ms=end,
+                text=text,
+                language=language,
+                source=first.source,
+                track=first.track,
+            )
+            out[unit.id] = unit
+    return list(out.values())

@@ -687,10 +687,10 @@ def run_chorus(
     ``embed`` embeds the other cuts of the same speech (analyzer.units.windows and parts);
     the result's groups index its own ``units`` (the sentence units, then those cuts).
     """
-    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, loosely_placed
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, other_cuts
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
-    from analyzer.units import parts, windows
+    from analyzer.units import windows
 
     started = time.perf_counter()
     options = ClusterOptions(link_threshold=threshold)
@@ -698,12 +698,11 @@ def run_chorus(
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
     groups = group_units(vectors, pairs, options)
-    linked = np.zeros(len(units), dtype=bool)
-    linked[pairs.a] = linked[pairs.b] = True
-    loose = loosely_placed(groups, units, vectors, threshold, linked)
-    spans = [*windows(units), *parts([u for u, cut in zip(units, loose, strict=True) if cut])]
+    cut, found = other_cuts(groups, units, vectors, pairs, threshold)
+    spans = [*windows(units), *cut, *found]
+    free = [False] * (len(spans) - len(found)) + [True] * len(found)
     span_vectors = embed([u.text for u in spans])
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold)
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
     points = build_talking_points(

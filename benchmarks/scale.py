@@ -299,9 +299,11 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         pairs = candidate_pairs(texts, corpus.vectors, groups_of, THRESHOLD, LEXICAL, K, options)
     with meter.stage("cluster", stages):
         groups = group_units(corpus.vectors, pairs, ClusterOptions(link_threshold=THRESHOLD))
-    spans, span_vectors, made_s = other_cuts(corpus, groups, pairs)
+    spans, span_vectors, made_s, free = other_cuts(corpus, groups, pairs)
     with meter.stage("other cuts", stages):
-        groups = attach_alternatives(groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD)
+        groups = attach_alternatives(
+            groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free
+        )
     stages["other cuts"]["wall_s"] = round(stages["other cuts"]["wall_s"] + made_s, 1)
     every = [*corpus.units, *spans]
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
@@ -368,23 +370,25 @@ def _index(corpus: Any, unit: Any) -> int:
     return _INDEX[f"{unit.media_id}|{unit.source}|{unit.start_ms}"]
 
 
-def other_cuts(corpus: Any, groups: list[list[int]], pairs: Any) -> tuple[list[Any], np.ndarray, float]:
+def other_cuts(
+    corpus: Any, groups: list[list[int]], pairs: Any
+) -> tuple[list[Any], np.ndarray, float, list[bool]]:
     """Windows and parts of the corpus's units (as the scan makes them) with cheap vectors.
 
-    A window's vector is the normalised sum of its two sentences', a part's its unit's
-    with noise: this benchmark measures what placing them costs (benchmarks/quality.py
-    measures what they are worth). Returns the seconds spent making the cuts, which the
-    scan spends too (their vectors stand in for embedding, which this script leaves out).
+    A window's vector is the normalised sum of its two sentences', a part's or an aligned
+    stretch's the unit's where it starts, with noise: this benchmark measures what placing
+    them costs (benchmarks/quality.py measures what they are worth). Returns the seconds
+    spent making the cuts, which the scan spends too (their vectors stand in for
+    embedding, which this script leaves out), and which of the cuts may enter a group
+    alone (the aligned stretches).
     """
-    from analyzer.cluster import loosely_placed
-    from analyzer.units import parts, windows
+    from analyzer.cluster import other_cuts as cuts_of
+    from analyzer.units import windows
 
     started = time.perf_counter()
     spans_w = windows(corpus.units)
-    linked = np.zeros(len(corpus.units), dtype=bool)
-    linked[pairs.a] = linked[pairs.b] = True
-    loose = loosely_placed(groups, corpus.units, corpus.vectors, THRESHOLD, linked)
-    spans_p = parts([u for u, cut in zip(corpus.units, loose, strict=True) if cut])
+    spans_p, spans_a = cuts_of(groups, corpus.units, corpus.vectors, pairs, THRESHOLD)
+    spans_p = [*spans_p, *spans_a]
     made = time.perf_counter() - started
     streams: dict[tuple[str, str, str], list[int]] = {}
     for i, u in enumerate(corpus.units):
@@ -409,7 +413,8 @@ def other_cuts(corpus: Any, groups: list[list[int]], pairs: Any) -> tuple[list[A
         rows.append(corpus.vectors[at(span)] + rng.normal(scale=0.02, size=corpus.vectors.shape[1]))
     vectors = np.array(rows, dtype=np.float32).reshape(len(rows), corpus.vectors.shape[1])
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return [*spans_w, *spans_p], vectors, made
+    free = [False] * (len(spans_w) + len(spans_p) - len(spans_a)) + [True] * len(spans_a)
+    return [*spans_w, *spans_p], vectors, made, free
 
 
 def compare_ann(distinct: np.ndarray, texts: list[str], rng: np.random.Generator) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from analyzer import models
-from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, loosely_placed
+from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, other_cuts
 from analyzer.coordination import (
     GENERIC_PHRASES,
     MediaInfo,
@@ -36,7 +36,7 @@ from analyzer.similarity import PairTable, candidate_pairs
 from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
 from analyzer.transcribe.base import cache_key, engine_for
-from analyzer.units import parts, windows
+from analyzer.units import windows
 from pipelines.asr_batches import run_jobs
 from pipelines.executors import chosen_executor
 from pipelines.fingerprint_stage import fingerprint_matches
@@ -347,19 +347,20 @@ def corpus_stages(
 
     started = time.perf_counter()
     groups = group_units(vectors, pairs, cluster_options, progress) if units else []
-    # unpunctuated units that no group holds closely, cut in two (two lines in one segment)
-    linked = np.zeros(len(units), dtype=bool)
-    linked[pairs.a] = linked[pairs.b] = True
-    loose = loosely_placed(groups, units, vectors, threshold, linked)
-    cut = parts([u for u, keep in zip(units, loose, strict=True) if keep])
-    if cut:
-        spans = [*spans, *cut]
-        span_vectors = np.concatenate([span_vectors, embedder.encode_cached([u.text for u in cut], store)])
+    # units no group holds closely (two lines in one unpunctuated segment): cut evenly, and
+    # searched for the stretches that copy a line other media say well
+    cut, found = other_cuts(groups, units, vectors, pairs, threshold)
+    free = np.zeros(len(spans) + len(cut) + len(found), dtype=bool)
+    free[len(spans) + len(cut) :] = True  # aligned stretches may enter a group alone
+    if cut or found:
+        texts = [u.text for u in [*cut, *found]]
+        spans = [*spans, *cut, *found]
+        span_vectors = np.concatenate([span_vectors, embedder.encode_cached(texts, store)])
     summary.n_embedded = embedder.computed
     heard = ~guessed_asr_units(store, spans)  # a guessed transcript's meaning is no evidence
     spans = [u for u, keep in zip(spans, heard, strict=True) if keep]
     span_vectors = span_vectors[heard]
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold)
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard])
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
     if progress:

@@ -178,3 +178,41 @@ def test_cluster_a_unit_linked_to_nothing_is_not_cut():
     linked = np.array([False, True, False])
     assert loosely_placed([], units, vectors, 0.5, linked).tolist() == [False, True, False]
     assert loosely_placed([], units, vectors, 0.5).tolist() == [True, True, True]
+
+
+def test_cluster_an_aligned_stretch_may_enter_alone_and_replaces_weaker_members():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(8)
+    dim = 32
+    line, other = rng.normal(size=dim), rng.normal(size=dim)
+    vectors = np.vstack([_cloud(rng, line, 3, 0.05), _cloud(rng, other, 2, 0.0)]).astype(np.float32)
+    # m8 said the line across two unpunctuated units, each mostly something else: in no group
+    units = [_unit(f"m{i}", 0, 2000) for i in range(3)] + [_unit("m8", 0, 3000), _unit("m8", 3000, 6000)]
+    groups = [[0, 1, 2]]
+    stretch = _unit("m8", 2000, 4000, "the line")
+    fits = _cloud(rng, line, 1, 0.02).astype(np.float32)
+    assert attach_alternatives(groups, units, vectors, [stretch], fits, 0.5) == groups  # a window may not
+    assert attach_alternatives(groups, units, vectors, [stretch], fits, 0.5, [True]) == [[0, 1, 2, 5]]
+    # it still has to agree with the group by meaning
+    far = _cloud(rng, other, 1, 0.0).astype(np.float32)
+    assert attach_alternatives(groups, units, vectors, [stretch], far, 0.5, [True]) == groups
+
+
+def test_cluster_an_aligned_stretch_outranks_an_unpunctuated_unit_but_not_a_sentence():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(9)
+    dim = 32
+    line, both = rng.normal(size=dim), rng.normal(size=dim)
+    vectors = np.vstack(
+        [_cloud(rng, line, 3, 0.05), _cloud(rng, both, 3, 0.01)]  # three "line + next line" units
+    ).astype(np.float32)
+    units = [_unit(f"m{i}", 0, 2000) for i in range(3)] + [_unit(f"m{i}", 0, 6000, "x y") for i in (7, 8, 9)]
+    groups = [[0, 1, 2], [3, 4, 5]]  # the two-line units agree closely with each other
+    stretch = _unit("m8", 0, 3000, "the line")
+    fits = _cloud(rng, line, 1, 0.1).astype(np.float32)  # less closely than they do
+    out = attach_alternatives(groups, units, vectors, [stretch], fits, 0.5, [True])
+    assert out == [[0, 1, 2, 6], [3, 5]]
+    said = [*units[:4], _unit("m8", 0, 6000, "x y."), units[5]]  # a punctuated sentence keeps its place
+    assert attach_alternatives(groups, said, vectors, [stretch], fits, 0.5, [True]) == groups

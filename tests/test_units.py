@@ -142,3 +142,45 @@ def test_units_parts_cut_only_unpunctuated_units_and_share_out_time():
     assert (
         len(parts([_unit("m2", 0, 900, "我们是自由的人民生活幸福", "zh")])) == 2
     )  # one cut: 6 + 6 characters
+
+
+def test_units_aligned_finds_a_known_line_across_unpunctuated_segments():
+    from analyzer.units import aligned
+
+    units = [
+        # references: whole punctuated sentences of other media
+        _unit("m1", 0, 2000, "We are free to live our lives!"),
+        _unit("m2", 0, 1500, "N'oubliez pas"),  # a sentence cut in two: its tail is no reference
+        _unit("m2", 1600, 2600, "de vous abonner."),
+        # an unpunctuated transcript: the line's start ends one segment, its end opens the next
+        _unit("m3", 0, 3000, "hey guys welcome back we are free"),
+        _unit("m3", 3000, 6000, "to live our lives the harvest was good this year"),
+        _unit("m4", 0, 2000, "n oubliez pas de vous abonner merci"),
+    ]
+    scan = [False, False, False, True, True, True]
+    found = aligned(units, scan, units[:3], [0, 1, 1])
+    assert [(u.media_id, u.text) for u in found] == [("m3", "we are free to live our lives")]
+    line = found[0]
+    assert line.start_ms == 2000 and line.end_ms == 4076  # 18 of 27 letters before; 14 of 39 after
+    assert line.id not in {u.id for u in units}
+    # unpunctuated runs are always searched; a punctuated sentence only when flagged
+    assert aligned(units, [False] * 6, units[:3], [0, 1, 1]) == found
+    longer = [units[0], _unit("m5", 0, 4000, "Well, we are free to live our lives, they said.")]
+    assert aligned(longer, [False, False], units[:1], [0]) == []
+    assert [u.text for u in aligned(longer, [False, True], units[:1], [0])] == ["we are free to live our lives"]
+    # a stretch as wide as a unit is no news
+    whole = [_unit("m5", 0, 900, "we are free to live our lives")]
+    assert aligned([units[0], *whole], [False, True], units[:1], [0]) == []
+
+
+def test_units_aligned_reads_unspaced_scripts_by_character_and_keeps_the_words_as_said():
+    from analyzer.units import aligned
+
+    units = [
+        _unit("m1", 0, 2000, "我们是自由的人民。", "zh"),
+        _unit("m2", 0, 3000, "大家好我们是自由的人民谢谢", "zh"),
+        _unit("m3", 0, 2000, "Don't forget the harvest festival!"),
+        _unit("m4", 0, 4000, "Hello again, friends don't forget the harvest festival bye"),
+    ]
+    found = aligned(units, [False, True, False, True], [units[0], units[2]], [0, 1])
+    assert sorted(u.text for u in found) == ["don't forget the harvest festival", "我们是自由的人民"]
