@@ -341,6 +341,7 @@ def build_talking_points(
         tp = _talking_point(list(group), units, vectors, media, generic_vectors, options)
         if tp is not None:
             scored.append(tp)
+    scored = _spread_over_scripts(scored, media)
     scored.sort(key=lambda t: (-t.score, -t.n_media, t.label))
     return [
         TalkingPoint(
@@ -356,6 +357,45 @@ def build_talking_points(
         )
         for rank, t in enumerate(scored, 1)
     ]
+
+
+# A line that belongs to a script is said mostly by that script's reciters: at least this
+# share of its media recite one script (its own, or one it did not join).
+MIN_SCRIPT_SHARE = 0.5
+
+
+def _spread_over_scripts(points: list[TalkingPoint], media: Mapping[str, MediaInfo]) -> list[TalkingPoint]:
+    """Points with specificity scaled down where their media are spread over several scripts.
+
+    Boilerplate learned from the data: a greeting or a sign-off is said by the reciters of
+    many unrelated scripts (and by independent speakers), each script's share of its media
+    small, while a scripted line is said mostly by the reciters of its own script. So where
+    a point's media recite lines of two or more scripts (``group_scripts``: lines that
+    co-occur in the same media) and no one script holds ``MIN_SCRIPT_SHARE`` of them, its
+    specificity is scaled by the largest share over that bar. A line of a one-line
+    campaign, whose reciters recite no script, keeps its specificity: no evidence either way.
+    """
+    named = [replace(tp, id=f"p{i}") for i, tp in enumerate(points)]
+    scripts = group_scripts(named, media)
+    if len(scripts) < 2:
+        return points
+    index = {tp.id: i for i, tp in enumerate(named)}
+
+    def roots(tp: TalkingPoint) -> set[str]:
+        return {(media[m.unit.media_id].duplicate_of or m.unit.media_id) for m in tp.members}
+
+    reciting = [set().union(*(roots(points[index[t]]) for t in s.talking_points)) for s in scripts]
+    out: list[TalkingPoint] = []
+    for tp in points:
+        mine = roots(tp)
+        shares = [len(mine & m) / len(mine) for m in reciting]
+        touched = sum(share > 0 for share in shares)
+        top = max(shares)
+        if touched >= 2 and top < MIN_SCRIPT_SHARE:
+            parts = replace(tp.parts, specificity=round(tp.parts.specificity * top / MIN_SCRIPT_SHARE, 4))
+            tp = replace(tp, parts=parts, score=round(score_of(parts), 4))
+        out.append(tp)
+    return out
 
 
 def _channel_key(info: MediaInfo) -> str:

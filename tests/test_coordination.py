@@ -142,3 +142,40 @@ def test_coordination_a_short_line_counts_and_a_repeated_filler_does_not():
     assert [p.label for p in points][:1] == ["We are free."]
     assert points[0].parts.specificity == 1.0
     assert all(p.parts.specificity == 0.0 for p in points if p.label == "Okay.")
+
+
+def test_coordination_a_line_said_across_unrelated_scripts_is_boilerplate():
+    """No prototype knows "Salut la compagnie" or "Hasta pronto": said by the reciters of
+    two unrelated scripts and by independent speakers, none of which holds half its media,
+    it ranks below every scripted line; a one-line campaign, whose reciters recite no
+    script, keeps its place."""
+    rng = np.random.default_rng(7)
+    meanings = {name: rng.normal(size=16) for name in ["a1", "a2", "b1", "b2", "hello", "solo"]}
+    said = {
+        "a1": ["a0", "a1", "a2", "a3"],
+        "a2": ["a0", "a1", "a2", "a3"],
+        "b1": ["b0", "b1", "b2", "b3"],
+        "b2": ["b0", "b1", "b2", "b3"],
+        "hello": ["a0", "a1", "b0", "i0", "i1", "i2", "i3", "i4"],  # scripts' share 2/8 each
+        "solo": ["c0", "c1", "c2", "c3", "c4"],
+    }
+    texts = {"hello": "Salut la compagnie !", "solo": "We are free."}
+    units, vectors, groups = [], [], []
+    for name, media_ids in said.items():
+        groups.append([])
+        for k, m in enumerate(media_ids):
+            groups[-1].append(len(units))
+            units.append(
+                _unit(len(units), m, texts.get(name, f"Script line {name} with its own words."), 1000 * k)
+            )
+            vectors.append(meanings[name] + rng.normal(scale=0.01, size=16))
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    media = {m: MediaInfo(m, Source(channel=m), 20000) for ms in said.values() for m in ms}
+    points = build_talking_points(groups, units, matrix, media, np.zeros((0, 16)), ScoreOptions(0.85))
+    by_label = {p.label: p for p in points}
+    hello = by_label["Salut la compagnie !"]
+    assert hello.parts.specificity == 0.5  # the largest script share, 2/8, over the bar of 1/2
+    assert points[-1] is hello
+    assert by_label["We are free."].parts.specificity == 1.0
+    assert all(p.parts.specificity == 1.0 for p in points if p is not hello)

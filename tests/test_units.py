@@ -167,7 +167,9 @@ def test_units_aligned_finds_a_known_line_across_unpunctuated_segments():
     assert aligned(units, [False] * 6, units[:3], [0, 1, 1]) == found
     longer = [units[0], _unit("m5", 0, 4000, "Well, we are free to live our lives, they said.")]
     assert aligned(longer, [False, False], units[:1], [0]) == []
-    assert [u.text for u in aligned(longer, [False, True], units[:1], [0])] == ["we are free to live our lives"]
+    assert [u.text for u in aligned(longer, [False, True], units[:1], [0])] == [
+        "we are free to live our lives"
+    ]
     # a stretch as wide as a unit is no news
     whole = [_unit("m5", 0, 900, "we are free to live our lives")]
     assert aligned([units[0], *whole], [False, True], units[:1], [0]) == []
