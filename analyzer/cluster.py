@@ -602,3 +602,92 @@ def _candidate_groups(
     qa, qb, _ = ivf_neighbours(both, k, threshold, side)
     pick = (qa < count) & (qb >= count)
     return qa[pick], qb[pick] - count
+
+
+# Parallel groups: two groups of one script line in two languages share no medium (a
+# reciter says a line once) while their media recite the same script. At most this share
+# of the smaller group's media may say both (more: two lines of one script).
+MAX_SHARED_MEDIA = 0.2
+# The cosine of the two groups' profiles (the other groups their media recite, each
+# weighed by its rarity) from which they stand in one script.
+MIN_SAME_SCRIPT = 0.5
+# Fewer media than this say too little of their script to tell.
+MIN_PROFILE_MEDIA = 3
+
+
+def merge_parallel_groups(
+    groups: Sequence[Sequence[int]], units: Sequence[Unit], vectors: np.ndarray, floor: float, k: int = 5
+) -> list[list[int]]:
+    """Groups of one line recited in two languages (or two wordings), merged by their script.
+
+    A translation's cosine is often below the link threshold for a small multilingual
+    model (e5-small: 10 % of Tatoeba translation pairs), so a line's English and German
+    recitals can form two groups that no candidate link joins. Their script tells them
+    apart from two different lines: the two groups' media recite the same other lines
+    (profiles over the other groups, cosine >= MIN_SAME_SCRIPT) yet say this one
+    in different media (<= MAX_SHARED_MEDIA of the smaller group say both), while two
+    lines of one script are said by the same media. Among such pairs, two groups merge
+    when each is the other's closest by centroid and that cosine is above ``floor`` (the
+    model's mismatch threshold: below it two texts are unrelated).
+    """
+    from scipy.sparse import csr_matrix, diags
+
+    count = len(groups)
+    if count < 2:
+        return [list(g) for g in groups]
+    media_ids: dict[str, int] = {}
+    rows, cols = [], []
+    for g, members in enumerate(groups):
+        for m in {units[i].media_id for i in members}:
+            rows.append(g)
+            cols.append(media_ids.setdefault(m, len(media_ids)))
+    incidence = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, len(media_ids)))
+    sizes = np.asarray(incidence.sum(axis=1)).ravel()
+    sums = np.stack([vectors[list(g)].astype(np.float64).sum(axis=0) for g in groups])
+    centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    qa, qb = _candidate_groups(centroids.astype(np.float32), centroids, np.ones(count), floor, k + 1)
+    keep = qa != qb
+    qa, qb = qa[keep], qb[keep]
+    cosine = np.einsum("ij,ij->i", centroids[qa], centroids[qb])
+    keep = cosine >= floor
+    qa, qb, cosine = qa[keep], qb[keep], cosine[keep]
+    if len(qa) == 0:
+        return [list(g) for g in groups]
+    profiles = (incidence @ incidence.T).tocsr()  # groups x groups: shared media
+    shared = np.asarray(profiles[qa, qb]).ravel()
+    smaller = np.minimum(sizes[qa], sizes[qb])
+    fits = (shared <= MAX_SHARED_MEDIA * smaller) & (smaller >= MIN_PROFILE_MEDIA)
+    # a group said everywhere (a greeting) tells nothing of a script: columns weigh by rarity
+    rarity = np.log(max(1, len(media_ids)) / np.maximum(sizes, 1))
+    weighted = (profiles @ diags(rarity)).tocsr()
+    pa, pb = qa[fits], qb[fits]
+    rows_a, rows_b = weighted[pa], weighted[pb]
+
+    def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.asarray(weighted[r, c]).ravel()
+
+    # each profile without the two groups themselves (a group's own column is its size)
+    aa, ab, ba, bb = at(pa, pa), at(pa, pb), at(pb, pa), at(pb, pb)
+    dot = np.asarray(rows_a.multiply(rows_b).sum(axis=1)).ravel() - aa * ba - ab * bb
+    norm_a = np.asarray(rows_a.multiply(rows_a).sum(axis=1)).ravel() - aa**2 - ab**2
+    norm_b = np.asarray(rows_b.multiply(rows_b).sum(axis=1)).ravel() - ba**2 - bb**2
+    lengths = np.sqrt(np.maximum(norm_a, 0) * np.maximum(norm_b, 0))
+    same_script = np.zeros(len(qa))
+    same_script[fits] = np.where(lengths > 0, dot / np.maximum(lengths, 1e-12), 0.0)
+    ok = fits & (same_script >= MIN_SAME_SCRIPT)
+    best = np.full(count, -1, dtype=np.int64)
+    best_cos = np.full(count, -np.inf)
+    for a, b, c in zip(qa[ok].tolist(), qb[ok].tolist(), cosine[ok].tolist(), strict=True):
+        for x, y in ((a, b), (b, a)):
+            if c > best_cos[x]:
+                best[x], best_cos[x] = y, c
+    parent = list(range(count))
+    find = _finder(parent)
+    for a in range(count):
+        b = int(best[a])
+        if b > a and best[b] == a:
+            parent[find(b)] = find(a)
+    merged: dict[int, list[int]] = {}
+    for g, members in enumerate(groups):
+        merged.setdefault(find(g), []).extend(members)
+    return [sorted(m) for m in merged.values()]

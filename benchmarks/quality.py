@@ -680,14 +680,23 @@ def run_chorus(
     generic: np.ndarray,
     media: dict[str, MediaInfo],
     threshold: float,
+    mismatch: float,
     name: str = "Chorus",
 ) -> Clusters:
     """Chorus's corpus stages as pipelines/scan.py runs them, without a store.
 
+    ``threshold`` and ``mismatch`` are the model's link and mismatch thresholds (models.toml).
+
     ``embed`` embeds the other cuts of the same speech (analyzer.units.windows and parts);
     the result's groups index its own ``units`` (the sentence units, then those cuts).
     """
-    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, other_cuts
+    from analyzer.cluster import (
+        ClusterOptions,
+        attach_alternatives,
+        group_units,
+        merge_parallel_groups,
+        other_cuts,
+    )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
     from analyzer.units import windows
@@ -705,6 +714,7 @@ def run_chorus(
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
+    groups = merge_parallel_groups(groups, every, every_vector, mismatch)
     points = build_talking_points(
         groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
     )
@@ -882,6 +892,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analyzer.store import Store
     from analyzer.units import units_from_segments
     from pipelines.scan import semantic_threshold
+    from pipelines.subtitle_stage import mismatch_threshold
 
     if not args.data.exists():
         print(f"no Tatoeba data at {args.data}", file=sys.stderr)
@@ -924,7 +935,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     systems = [
         run_chorus(
-            units, vectors, embedding(embedder), generic, corpus.media, threshold, f"Chorus {args.model}"
+            units,
+            vectors,
+            embedding(embedder),
+            generic,
+            corpus.media,
+            threshold,
+            mismatch_threshold(args.model),
+            f"Chorus {args.model}",
         )
     ]
     for other in [m for m in args.compare if m != args.model]:
@@ -940,6 +958,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 alt_generic,
                 corpus.media,
                 semantic_threshold(other),
+                mismatch_threshold(other),
                 f"Chorus {other}",
             )
         )

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 THRESHOLD = 0.87  # e5-small's link_threshold (models/models.toml)
+MISMATCH = 0.83  # its mismatch_threshold, on the same (uncalibrated) scale
 LEXICAL = 0.5
 K = 20
 SAMPLE = 1000
@@ -272,7 +273,7 @@ def _units_of(corpus: Any, media_id: str) -> np.ndarray:
 def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> dict[str, Any]:
     from synthetic import generate
 
-    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, merge_parallel_groups
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import (
         IdenticalClasses,
@@ -307,6 +308,8 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     stages["other cuts"]["wall_s"] = round(stages["other cuts"]["wall_s"] + made_s, 1)
     every = [*corpus.units, *spans]
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
+    with meter.stage("parallel groups", stages):
+        groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH)
     with meter.stage("score", stages):
         points = build_talking_points(
             groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD)

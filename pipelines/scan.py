@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from analyzer import models
-from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, other_cuts
+from analyzer.cluster import (
+    ClusterOptions,
+    attach_alternatives,
+    group_units,
+    merge_parallel_groups,
+    other_cuts,
+)
 from analyzer.coordination import (
     GENERIC_PHRASES,
     MediaInfo,
@@ -42,7 +48,7 @@ from pipelines.executors import chosen_executor
 from pipelines.fingerprint_stage import fingerprint_matches
 from pipelines.lock import store_lock
 from pipelines.media_stages import MediaJob
-from pipelines.subtitle_stage import check_subtitles, subtitle_copies, subtitle_findings
+from pipelines.subtitle_stage import check_subtitles, mismatch_threshold, subtitle_copies, subtitle_findings
 
 Progress = Callable[[str, int, int], None]
 
@@ -363,6 +369,8 @@ def corpus_stages(
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard])
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
+    # a line's recitals in two languages that no link joined: merged by their script
+    groups = merge_parallel_groups(groups, every, every_vector, mismatch_threshold(options.embed_model))
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(

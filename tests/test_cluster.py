@@ -216,3 +216,39 @@ def test_cluster_an_aligned_stretch_outranks_an_unpunctuated_unit_but_not_a_sent
     assert out == [[0, 1, 2, 6], [3, 5]]
     said = [*units[:4], _unit("m8", 0, 6000, "x y."), units[5]]  # a punctuated sentence keeps its place
     assert attach_alternatives(groups, said, vectors, [stretch], fits, 0.5, [True]) == groups
+
+
+def test_cluster_a_line_split_by_language_merges_by_its_script():
+    from analyzer.cluster import merge_parallel_groups
+
+    rng = np.random.default_rng(10)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    l1, l2, l3, alt, other = basis[:5]
+    english, german, elsewhere = ["e0", "e1", "e2", "e3"], ["d0", "d1", "d2", "d3"], ["y0", "y1", "y2", "y3"]
+    units, vectors, groups = [], [], []
+
+    def group(media_ids, direction):
+        groups.append([])
+        for m in media_ids:
+            groups[-1].append(len(units))
+            units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900))
+            vectors.append(direction + rng.normal(scale=0.02, size=16))
+
+    group(english + german, l1)  # two lines whose translations linked: one group each
+    group(english + german, l2)
+    group(english, l3)  # the third line's translation did not link: two groups
+    group(german, 0.4 * l3 + np.sqrt(1 - 0.16) * alt)  # cosine 0.4 with the English recitals
+    group(elsewhere, 0.5 * l3 + np.sqrt(1 - 0.25) * other)  # closer in meaning, but no script
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
+    assert sorted(merged) == sorted([groups[0], groups[1], sorted(groups[2] + groups[3]), groups[4]])
+    # under the model's mismatch floor, two texts are unrelated: nothing merges
+    assert sorted(merge_parallel_groups(groups, units, matrix, floor=0.45)) == sorted(groups)
+    # a different line of the same script, said by the same media, never merges
+    from dataclasses import replace
+
+    said_by_english = [
+        replace(u, media_id=f"e{groups[3].index(i)}") if i in groups[3] else u for i, u in enumerate(units)
+    ]
+    assert sorted(merge_parallel_groups(groups, said_by_english, matrix, floor=0.21)) == sorted(groups)
