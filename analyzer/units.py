@@ -292,6 +292,9 @@ def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_
 ALIGN_JACCARD = 0.5
 # A stretch is at most this many times the reference's length in tokens.
 ALIGN_SPAN = 1.5
+# Offsets (stream position - line position) of a copy's shared word pairs fall in bands
+# this wide (each dropped, added or swapped word moves them by about one).
+_BAND = 4
 
 
 def _tokens(text: str, language: str) -> list[tuple[str, int, int]]:
@@ -362,20 +365,23 @@ def aligned(
 
     Where Whisper leaves speech unpunctuated, a segment may hold the end of one line and
     the start of the next, and no word time shows where either ends (benchmarks/pauses.py).
-    The lines themselves are known from elsewhere: the members that sit well in their
-    talking point (``references``, each with its group's ``key``). Each run of unpunctuated
-    text around a ``scan`` unit is searched for every reference of its language that
-    shares two adjacent words with it (an inverted index of word pairs; CJK: character
-    pairs), and the stretch whose words overlap the reference's most (Jaccard >=
-    ALIGN_JACCARD) becomes a candidate unit, at most one per run and key (the best).
-    ``analyzer.cluster.attach_alternatives`` then places it by meaning, as any other cut.
+    The lines themselves are known from elsewhere: ``references`` (the members of
+    talking points, each with its group's ``key``) that are whole punctuated sentences.
+    Each run of text with no sentence end in it (across units) that holds unpunctuated
+    text or a ``scan`` unit is searched for every reference of its language that shares a
+    third (and at least two) of its pairs of adjacent words with it (an inverted index of
+    word pairs; CJK: character pairs), and the stretch whose words overlap the reference's
+    most (Jaccard >= ALIGN_JACCARD) becomes a candidate unit, at most one per run and key
+    (the best). ``analyzer.cluster.attach_alternatives`` then places it by meaning.
     Times are shared out by characters inside each unit, as for ``parts``.
     """
     runs = _streams(units)
     # a reference is a whole sentence as the engine punctuated it: not the tail of a
     # sentence cut in two ("de vous abonner." after "N'oubliez pas"), nor unpunctuated text
     whole = {run[0].id for run in runs if len(run) == 1 and ends_sentence(run[0].text)}
-    index: dict[tuple[str, str, str], list[int]] = {}
+    # pair -> {(group key, position): the first reference with it there}: a group's members
+    # say one line, so they are looked up once
+    index: dict[tuple[str, str, str], dict[tuple[int, int], int]] = {}
     ref_tokens: list[list[str]] = []
     for r, ref in enumerate(references):
         if ref.id not in whole:
@@ -383,8 +389,8 @@ def aligned(
             continue
         words = [t for t, _, _ in _tokens(ref.text, ref.language)]
         ref_tokens.append(words)
-        for pair in set(pairwise(words)):
-            index.setdefault((ref.language, *pair), []).append(r)
+        for j, pair in enumerate(pairwise(words)):
+            index.setdefault((ref.language, *pair), {}).setdefault((keys[r], j), r)
     flagged = {u.id for u, keep in zip(units, scan, strict=True) if keep}
     out: dict[str, Unit] = {}
     for run in runs:
@@ -406,16 +412,33 @@ def aligned(
                 tokens.append(word)
                 places.append((k, a, b))
                 times.append((start, unit.start_ms + span * done // total))
-        hits: dict[int, int] = {}
-        for pair in set(pairwise(tokens)):
-            for r in index.get((language, *pair), ()):
-                hits[r] = hits.get(r, 0) + 1
+        # a copy shares word pairs with its line at one offset (a dropped or added word
+        # shifts it by one): hits count per reference and band of offsets (two
+        # overlapping bands, so neighbouring offsets always share one)
+        hits: dict[tuple[int, int], list[int]] = {}  # (key, band) -> [count, first offset, reference]
+        for i, pair in enumerate(pairwise(tokens)):
+            for (key, j), r in index.get((language, *pair), {}).items():
+                offset = i - j
+                for band in (2 * (offset // _BAND), 2 * ((offset + _BAND // 2) // _BAND) + 1):
+                    hit = hits.get((key, band))
+                    if hit is None:
+                        hits[(key, band)] = [1, offset, r]
+                    else:
+                        hit[0] += 1
+                        hit[1] = min(hit[1], offset)
         least = 2 * MIN_PART_WORDS if unspaced else MIN_PART_WORDS
         best: dict[int, tuple[float, int, int]] = {}
-        for r, shared_pairs in hits.items():
-            if shared_pairs < 2:
-                continue
-            score, a, b = _best_window(tokens, frozenset(ref_tokens[r]), len(ref_tokens[r]))
+        tried: set[tuple[int, int]] = set()
+        for shared_pairs, offset, r in hits.values():
+            length = len(ref_tokens[r])
+            if shared_pairs < max(2, (length - 1) / 3) or (r, offset) in tried:
+                continue  # a near copy keeps a third of the line's word pairs ("of the" is no lead)
+            tried.add((r, offset))
+            lo = max(0, offset - _BAND)
+            score, a, b = _best_window(
+                tokens[lo : offset + int(length * ALIGN_SPAN) + 2 * _BAND], frozenset(ref_tokens[r]), length
+            )
+            a, b = a + lo, b + lo
             if score < ALIGN_JACCARD or len(set(tokens[a:b]) & set(ref_tokens[r])) < least:
                 continue
             if score > best.get(keys[r], (0.0, 0, 0))[0]:
