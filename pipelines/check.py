@@ -18,7 +18,7 @@ from analyzer.similarity import jaccard, shingles
 from analyzer.store import Store
 from analyzer.subtitles.read import sidecar_subtitles
 from analyzer.transcribe import TranscribeOptions
-from analyzer.units import parts, windows
+from analyzer.units import aligned, parts, windows
 from pipelines.media_stages import MediaJob, process_media
 from pipelines.scan import semantic_threshold
 
@@ -88,6 +88,10 @@ def check(path: str, store_path: str, options: CheckOptions | None = None) -> di
         known_vectors = embedder.encode_cached([u.text for u in known], store)
     units = list(result.units)
     spans = [*units, *windows(units), *parts(units)]  # other cuts of the speech, as in the scan
+    # and the known lines found word for word in its unpunctuated runs
+    keys = [k for k, tp in enumerate(points) for _ in tp.members]
+    found = aligned([*units, *known], [True] * len(units) + [False] * len(known), known, keys)
+    spans += [u for u in found if u.media_id == result.media.id]
     matches = match_units(
         spans,
         embedder.encode([u.text for u in spans]),
