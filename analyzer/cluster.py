@@ -555,12 +555,12 @@ def other_cuts(
     """(parts, aligned stretches) of the units that grouping placed loosely.
 
     Loosely placed units (``loosely_placed``; in no group, only those with a candidate
-    link in ``pairs``) are cut evenly into parts (``analyzer.units.parts``) and searched
-    for nearly verbatim copies of the lines that other members say well
-    (``analyzer.units.aligned``: the members of groups of two or more media that are not
-    loosely placed, keyed by group). Both go to ``attach_alternatives``; an aligned
-    stretch may enter a group alone (it may straddle two units, but its words were found
-    in that line), a part because it lies inside one unit.
+    link in ``pairs``) are cut evenly into parts (``analyzer.units.parts``); they and every
+    unpunctuated run are searched for nearly verbatim copies of the lines that the members
+    of groups of two or more media say as whole sentences (``analyzer.units.aligned``,
+    keyed by group). Both go to ``attach_alternatives``; an aligned stretch may enter a
+    group alone (it may straddle two units, but its words were found in that line), a part
+    because it lies inside one unit.
     """
     linked = np.zeros(len(units), dtype=bool)
     linked[pairs.a] = linked[pairs.b] = True

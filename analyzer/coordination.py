@@ -382,8 +382,9 @@ def _spread_over_scripts(points: list[TalkingPoint], media: Mapping[str, MediaIn
     index = {tp.id: i for i, tp in enumerate(named)}
 
     def roots(tp: TalkingPoint) -> set[str]:
-        return {(media[m.unit.media_id].duplicate_of or m.unit.media_id) for m in tp.members}
+        return {_root(m.unit.media_id, duplicates) for m in tp.members}
 
+    duplicates = {m: info.duplicate_of for m, info in media.items() if info.duplicate_of}
     reciting = [set().union(*(roots(points[index[t]]) for t in s.talking_points)) for s in scripts]
     out: list[TalkingPoint] = []
     for tp in points:
