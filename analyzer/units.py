@@ -292,6 +292,10 @@ def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_
 ALIGN_JACCARD = 0.5
 # A stretch is at most this many times the reference's length in tokens.
 ALIGN_SPAN = 1.5
+# Word pairs in more lines than this (or this share of the groups, if more) are too
+# common to lead to a line.
+COMMON_PAIR_LINES = 16
+COMMON_PAIR_SHARE = 0.01
 # Offsets (stream position - line position) of a copy's shared word pairs fall in bands
 # this wide (each dropped, added or swapped word moves them by about one).
 _BAND = 4
@@ -391,6 +395,14 @@ def aligned(
         ref_tokens.append(words)
         for j, pair in enumerate(pairwise(words)):
             index.setdefault((ref.language, *pair), {}).setdefault((keys[r], j), r)
+    # a pair found in many lines ("of the", "i m") leads nowhere and costs a lookup per line
+    # that holds it (quadratic in the corpus): only the rarer pairs count, and a copy keeps
+    # a third of its line's rarer pairs
+    common = max(COMMON_PAIR_LINES, int(COMMON_PAIR_SHARE * len(set(keys))))
+    rare = [
+        sum(len(index[(references[r].language, *pair)]) <= common for pair in pairwise(words))
+        for r, words in enumerate(ref_tokens)
+    ]
     flagged = {u.id for u, keep in zip(units, scan, strict=True) if keep}
     out: dict[str, Unit] = {}
     for run in runs:
@@ -417,7 +429,10 @@ def aligned(
         # overlapping bands, so neighbouring offsets always share one)
         hits: dict[tuple[int, int], list[int]] = {}  # (key, band) -> [count, first offset, reference]
         for i, pair in enumerate(pairwise(tokens)):
-            for (key, j), r in index.get((language, *pair), {}).items():
+            entries = index.get((language, *pair), {})
+            if len(entries) > common:
+                continue
+            for (key, j), r in entries.items():
                 offset = i - j
                 for band in (2 * (offset // _BAND), 2 * ((offset + _BAND // 2) // _BAND) + 1):
                     hit = hits.get((key, band))
@@ -431,7 +446,7 @@ def aligned(
         tried: set[tuple[int, int]] = set()
         for shared_pairs, offset, r in hits.values():
             length = len(ref_tokens[r])
-            if shared_pairs < max(2, (length - 1) / 3) or (r, offset) in tried:
+            if shared_pairs < max(2, rare[r] / 3) or (r, offset) in tried:
                 continue  # a near copy keeps a third of the line's word pairs ("of the" is no lead)
             tried.add((r, offset))
             lo = max(0, offset - _BAND)
