@@ -292,10 +292,9 @@ def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_
 ALIGN_JACCARD = 0.5
 # A stretch is at most this many times the reference's length in tokens.
 ALIGN_SPAN = 1.5
-# Word pairs in more lines than this (or this share of the groups, if more) are too
-# common to lead to a line.
+# Word pairs in more lines than this are too common to lead to a line (a fixed bound
+# keeps each lookup's cost flat as the corpus grows).
 COMMON_PAIR_LINES = 16
-COMMON_PAIR_SHARE = 0.01
 # Offsets (stream position - line position) of a copy's shared word pairs fall in bands
 # this wide (each dropped, added or swapped word moves them by about one).
 _BAND = 4
@@ -398,7 +397,7 @@ def aligned(
     # a pair found in many lines ("of the", "i m") leads nowhere and costs a lookup per line
     # that holds it (quadratic in the corpus): only the rarer pairs count, and a copy keeps
     # a third of its line's rarer pairs
-    common = max(COMMON_PAIR_LINES, int(COMMON_PAIR_SHARE * len(set(keys))))
+    common = COMMON_PAIR_LINES
     rare = [
         sum(len(index[(references[r].language, *pair)]) <= common for pair in pairwise(words))
         for r, words in enumerate(ref_tokens)
