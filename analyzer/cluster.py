@@ -657,6 +657,8 @@ def merge_parallel_groups(
     shared = np.asarray(profiles[qa, qb]).ravel()
     smaller = np.minimum(sizes[qa], sizes[qb])
     fits = (shared <= MAX_SHARED_MEDIA * smaller) & (smaller >= MIN_PROFILE_MEDIA)
+    if not fits.any():
+        return [list(g) for g in groups]
     # a group said everywhere (a greeting) tells nothing of a script: columns weigh by rarity
     rarity = np.log(max(1, len(media_ids)) / np.maximum(sizes, 1))
     weighted = (profiles @ diags(rarity)).tocsr()

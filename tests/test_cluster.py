@@ -252,3 +252,16 @@ def test_cluster_a_line_split_by_language_merges_by_its_script():
         replace(u, media_id=f"e{groups[3].index(i)}") if i in groups[3] else u for i, u in enumerate(units)
     ]
     assert sorted(merge_parallel_groups(groups, said_by_english, matrix, floor=0.21)) == sorted(groups)
+
+
+def test_cluster_parallel_merge_with_no_pair_to_test_changes_nothing():
+    from analyzer.cluster import merge_parallel_groups
+
+    units = [_unit(f"m{i % 2}", 1000 * i, 1000 * i + 900) for i in range(4)]
+    vectors = np.eye(4, dtype=np.float32)
+    vectors[1] = vectors[0]
+    vectors[3] = (vectors[2] + vectors[0]) / np.sqrt(2)
+    groups = [[0, 1], [2, 3]]  # close enough to test, but two media each: too few to tell
+    assert merge_parallel_groups(groups, units, vectors, 0.21) == groups
+    assert merge_parallel_groups(groups[:1], units, vectors, 0.21) == groups[:1]
+    assert merge_parallel_groups([], units, vectors, 0.21) == []
