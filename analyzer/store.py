@@ -509,9 +509,10 @@ class Store:
         return [Unit(*r) for r in rows]
 
     def save_window_units(self, units: Sequence[Unit]) -> None:
-        """The windows (two adjacent sentences read as one) that talking points hold.
+        """The other cuts of the speech (windows of two adjacent sentences, parts of a unit,
+        aligned stretches across units) that talking points hold.
 
-        Windows are derived from units at every scan, so only those that became members
+        They are derived from units at every scan, so only those that became members
         are kept, replacing the last scan's; ``units()`` never returns them.
         """
         with self.transaction() as db:

@@ -32,3 +32,59 @@ def test_scan_evidence_drop_guessed_meaning_keeps_lexical_links():
     weak = np.array([False, True, False])
     kept = drop_guessed_meaning(pairs, weak)
     assert [(p.a, p.b) for p in kept] == [(0, 2), (1, 2)]
+
+
+def _said(store, media_id, channel, pieces, published="2024-03-01"):
+    """A medium whose ASR segments are ``pieces`` ((text, start_ms, end_ms), confident)."""
+    from analyzer.units import units_from_segments
+
+    segments = tuple(Segment(media_id, a, b, text, "en", 0.9) for text, a, b in pieces)
+    source = Source(channel=channel, handle=f"@{channel}", published=published)
+    media = Media(media_id, f"/x/{media_id}.mp4", media_id * 8, pieces[-1][2] + 500, source)
+    units = tuple(units_from_segments(segments))
+    store.save_result(MediaResult(media, f"{media_id}.mp4", "w", segments, (), (), units))
+
+
+def test_scan_evidence_a_line_inside_unpunctuated_speech_joins_as_its_stretch(tmp_path):
+    """Four channels say the line as a punctuated sentence; two more say it unpunctuated,
+    its words run across two segments with a greeting before it and another sentence after
+    (no pause inside a segment tells where it ends). The scan quotes the stretch that says
+    the line, with its times, and keeps it in the store."""
+    from pipelines.scan import ScanOptions, ScanSummary, corpus_stages
+
+    line = "The new water plant brought clean water and jobs to every village in the district."
+    others = [
+        "My grandmother grows tomatoes on the balcony every summer.",
+        "The football match was cancelled because of the heavy rain.",
+        "I am learning to play the violin with an online teacher.",
+        "Our neighbour repaired his old bicycle over the weekend.",
+    ]
+    with Store(tmp_path / "c.db") as store:
+        for k, other in enumerate(others):
+            _said(store, f"m-p{k}", f"voice{k}", [(line, 0, 5000), (other, 6000, 9000)])
+        for k, tail in enumerate(["i think it will rain tomorrow", "my cat sleeps all day long"]):
+            _said(
+                store,
+                f"m-u{k}",
+                f"plain{k}",
+                [
+                    ("hello friends the new water plant brought clean water", 0, 4000),
+                    (f"and jobs to every village in the district {tail}", 4000, 8000),
+                ],
+            )
+        points = corpus_stages(store, ScanOptions(), None, ScanSummary())
+        top = next(tp for tp in points if tp.label == line)
+        quotes = {m.unit.media_id: m.unit for m in top.members}
+        assert set(quotes) == {"m-p0", "m-p1", "m-p2", "m-p3", "m-u0", "m-u1"}
+        for k in range(2):
+            stretch = quotes[f"m-u{k}"]
+            assert (
+                stretch.text
+                == "the new water plant brought clean water and jobs to every village in the district"
+            )
+            assert 1000 < stretch.start_ms < 2000 and 6000 < stretch.end_ms < 7000
+        saved = next(tp for tp in store.talking_points() if tp.label == line)  # read back
+        assert {m.unit for m in saved.members if m.unit.media_id.startswith("m-u")} == {
+            quotes["m-u0"],
+            quotes["m-u1"],
+        }
