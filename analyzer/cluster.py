@@ -693,3 +693,65 @@ def merge_parallel_groups(
     for g, members in enumerate(groups):
         merged.setdefault(find(g), []).extend(members)
     return [sorted(m) for m in merged.values()]
+
+
+# Two lines travel together (one script) when at least this share of each one's media
+# also say the other.
+MIN_CO_RECITAL = 1 / 3
+
+
+def drop_coincidences(
+    groups: Sequence[Sequence[int]], units: Sequence[Unit], vectors: np.ndarray, threshold: float
+) -> list[list[int]]:
+    """Groups without the members that only resemble their line, judged by its script.
+
+    A scripted line travels with the other lines of its script: most of its reciters say
+    some of them too (the groups whose media overlap its own by MIN_CO_RECITAL both ways:
+    its context). An independent speaker whose sentence happens to sit near the line in
+    meaning says none of them. So in a group with a context, a member whose medium says
+    nothing of it leaves, unless it agrees with the group's other media closely (at least
+    halfway from ``threshold`` to identical meaning, as ``loosely_placed`` holds): a lone
+    reciter of the line word for word stays, a same-topic sentence goes. A group without a
+    context (a one-line campaign, a greeting) is left as it is; one left with fewer than
+    two media is dropped.
+    """
+    from scipy.sparse import csr_matrix
+
+    count = len(groups)
+    if count < 2:
+        return [list(g) for g in groups]
+    media_ids: dict[str, int] = {}
+    rows, cols = [], []
+    for g, members in enumerate(groups):
+        for m in {units[i].media_id for i in members}:
+            rows.append(g)
+            cols.append(media_ids.setdefault(m, len(media_ids)))
+    incidence = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, len(media_ids)))
+    sizes = np.asarray(incidence.sum(axis=1)).ravel()
+    shared = (incidence @ incidence.T).tocsr()
+    by_media = incidence.T.tocsr()  # media x groups
+    bar = (1.0 + threshold) / 2
+    out: list[list[int]] = []
+    for g, members in enumerate(groups):
+        row = shared.getrow(g)
+        h, c = row.indices, row.data
+        context = h[(h != g) & (c >= 2) & (c >= MIN_CO_RECITAL * sizes[g]) & (c >= MIN_CO_RECITAL * sizes[h])]
+        if len(context) == 0:
+            out.append(list(members))
+            continue
+        in_context = np.zeros(count, dtype=bool)
+        in_context[context] = True
+        idx = np.asarray(members, dtype=np.int64)
+        media = [units[i].media_id for i in members]
+        block = vectors[idx].astype(np.float64)
+        names, inverse = np.unique(np.array(media), return_inverse=True)
+        own = _group_sums(inverse, block, len(names))[inverse]
+        others = len(idx) - np.bincount(inverse)[inverse]
+        agree = np.einsum("ij,ij->i", block, block.sum(axis=0) - own) / np.maximum(others, 1)
+        supported = {
+            name for name in names.tolist() if in_context[by_media.getrow(media_ids[name]).indices].any()
+        }
+        keep = [i for k, i in enumerate(members) if media[k] in supported or agree[k] >= bar]
+        if len({units[i].media_id for i in keep}) >= 2:
+            out.append(keep)
+    return out

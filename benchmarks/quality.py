@@ -693,6 +693,7 @@ def run_chorus(
     from analyzer.cluster import (
         ClusterOptions,
         attach_alternatives,
+        drop_coincidences,
         group_units,
         merge_parallel_groups,
         other_cuts,
@@ -715,6 +716,7 @@ def run_chorus(
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
     groups = merge_parallel_groups(groups, every, every_vector, mismatch)
+    groups = drop_coincidences(groups, every, every_vector, threshold)
     points = build_talking_points(
         groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
     )

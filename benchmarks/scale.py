@@ -273,7 +273,13 @@ def _units_of(corpus: Any, media_id: str) -> np.ndarray:
 def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> dict[str, Any]:
     from synthetic import generate
 
-    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, merge_parallel_groups
+    from analyzer.cluster import (
+        ClusterOptions,
+        attach_alternatives,
+        drop_coincidences,
+        group_units,
+        merge_parallel_groups,
+    )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import (
         IdenticalClasses,
@@ -310,6 +316,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
     with meter.stage("parallel groups", stages):
         groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH)
+        groups = drop_coincidences(groups, every, every_vectors, THRESHOLD)
     with meter.stage("score", stages):
         points = build_talking_points(
             groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD)

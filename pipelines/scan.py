@@ -17,6 +17,7 @@ from analyzer import models
 from analyzer.cluster import (
     ClusterOptions,
     attach_alternatives,
+    drop_coincidences,
     group_units,
     merge_parallel_groups,
     other_cuts,
@@ -371,6 +372,8 @@ def corpus_stages(
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
     # a line's recitals in two languages that no link joined: merged by their script
     groups = merge_parallel_groups(groups, every, every_vector, mismatch_threshold(options.embed_model))
+    # members that only resemble a line whose script their medium does not recite
+    groups = drop_coincidences(groups, every, every_vector, threshold)
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(

@@ -265,3 +265,32 @@ def test_cluster_parallel_merge_with_no_pair_to_test_changes_nothing():
     assert merge_parallel_groups(groups, units, vectors, 0.21) == groups
     assert merge_parallel_groups(groups[:1], units, vectors, 0.21) == groups[:1]
     assert merge_parallel_groups([], units, vectors, 0.21) == []
+
+
+def test_cluster_a_same_topic_sentence_outside_the_script_leaves_a_lone_recital_stays():
+    from analyzer.cluster import drop_coincidences
+
+    rng = np.random.default_rng(12)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line_a, line_b, line_c, topic = basis[:4]
+    units, vectors, groups = [], [], [[], [], []]
+
+    def say(g, media_id, direction, noise=0.02):
+        groups[g].append(len(units))
+        units.append(_unit(media_id, 1000 * len(units), 1000 * len(units) + 900))
+        vectors.append(direction + rng.normal(scale=noise, size=16))
+
+    for k in range(5):  # five reciters say lines A and B of one script
+        say(0, f"r{k}", line_a)
+        say(1, f"r{k}", line_b)
+    say(0, "i0", 0.6 * line_a + 0.8 * topic, 0.0)  # an independent on A's topic: cosine 0.6
+    say(0, "l0", line_a)  # a lone reciter of A, word for word
+    for k in range(4):  # a one-line campaign: no script to judge by
+        say(2, f"c{k}", line_c)
+    say(2, "j0", 0.6 * line_c + 0.8 * topic, 0.0)
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    out = drop_coincidences(groups, units, matrix, threshold=0.5)
+    independent = groups[0][5]
+    assert out == [[i for i in groups[0] if i != independent], groups[1], groups[2]]
+    assert drop_coincidences(groups[:1], units, matrix, 0.5) == groups[:1]  # alone: no script known
