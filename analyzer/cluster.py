@@ -21,6 +21,7 @@ is O(pairs + dense_max^2).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -751,7 +752,15 @@ def drop_coincidences(
         supported = {
             name for name in names.tolist() if in_context[by_media.getrow(media_ids[name]).indices].any()
         }
-        keep = [i for k, i in enumerate(members) if media[k] in supported or agree[k] >= bar]
+        # a translation's cosine runs lower: only a member with two other media saying the
+        # line in its own language is judged (a lone Spanish recital in an English group stays)
+        tongues = Counter((units[i].language, media[k]) for k, i in enumerate(members))
+        peers = Counter(language for language, _ in tongues)
+        keep = [
+            i
+            for k, i in enumerate(members)
+            if media[k] in supported or agree[k] >= bar or peers[units[i].language] - 1 < 2
+        ]
         if len({units[i].media_id for i in keep}) >= 2:
             out.append(keep)
     return out
