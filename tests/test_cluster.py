@@ -294,3 +294,27 @@ def test_cluster_a_same_topic_sentence_outside_the_script_leaves_a_lone_recital_
     independent = groups[0][5]
     assert out == [[i for i in groups[0] if i != independent], groups[1], groups[2]]
     assert drop_coincidences(groups[:1], units, matrix, 0.5) == groups[:1]  # alone: no script known
+
+
+def test_cluster_a_lone_translation_is_not_judged_as_a_coincidence():
+    from dataclasses import replace
+
+    from analyzer.cluster import drop_coincidences
+
+    rng = np.random.default_rng(13)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line_a, line_b, other = basis[:3]
+    units, vectors, groups = [], [], [[], []]
+    for k in range(5):
+        for g, direction in ((0, line_a), (1, line_b)):
+            groups[g].append(len(units))
+            units.append(_unit(f"r{k}", 1000 * len(units), 1000 * len(units) + 900))
+            vectors.append(direction + rng.normal(scale=0.02, size=16))
+    groups[0].append(len(units))  # a Spanish reciter of A alone, heard roughly: cosine 0.6
+    units.append(replace(_unit("s0", 0, 900), language="es"))
+    vectors.append(0.6 * line_a + 0.8 * other)
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    assert drop_coincidences(groups, units, matrix, threshold=0.5) == groups
+    english = [replace(u, language="en") for u in units]  # the same sentence in English leaves
+    assert drop_coincidences(groups, english, matrix, threshold=0.5) == [groups[0][:-1], groups[1]]
