@@ -605,6 +605,20 @@ def _candidate_groups(
     return qa[pick], qb[pick] - count
 
 
+def _media_incidence(groups: Sequence[Sequence[int]], units: Sequence[Unit]) -> tuple[Any, dict[str, int]]:
+    """(groups x media sparse 0/1 matrix, media id -> column): which media say each group."""
+    from scipy.sparse import csr_matrix
+
+    media_ids: dict[str, int] = {}
+    rows, cols = [], []
+    for g, members in enumerate(groups):
+        for m in {units[i].media_id for i in members}:
+            rows.append(g)
+            cols.append(media_ids.setdefault(m, len(media_ids)))
+    incidence = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), len(media_ids)))
+    return incidence, media_ids
+
+
 # Parallel groups: two groups of one script line in two languages share no medium (a
 # reciter says a line once) while their media recite the same script. At most this share
 # of the smaller group's media may say both (more: two lines of one script).
@@ -631,18 +645,12 @@ def merge_parallel_groups(
     when each is the other's closest by centroid and that cosine is above ``floor`` (the
     model's mismatch threshold: below it two texts are unrelated).
     """
-    from scipy.sparse import csr_matrix, diags
+    from scipy.sparse import diags
 
     count = len(groups)
     if count < 2:
         return [list(g) for g in groups]
-    media_ids: dict[str, int] = {}
-    rows, cols = [], []
-    for g, members in enumerate(groups):
-        for m in {units[i].media_id for i in members}:
-            rows.append(g)
-            cols.append(media_ids.setdefault(m, len(media_ids)))
-    incidence = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, len(media_ids)))
+    incidence, media_ids = _media_incidence(groups, units)
     sizes = np.asarray(incidence.sum(axis=1)).ravel()
     sums = np.stack([vectors[list(g)].astype(np.float64).sum(axis=0) for g in groups])
     centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
@@ -716,18 +724,10 @@ def drop_coincidences(
     context (a one-line campaign, a greeting) is left as it is; one left with fewer than
     two media is dropped.
     """
-    from scipy.sparse import csr_matrix
-
     count = len(groups)
     if count < 2:
         return [list(g) for g in groups]
-    media_ids: dict[str, int] = {}
-    rows, cols = [], []
-    for g, members in enumerate(groups):
-        for m in {units[i].media_id for i in members}:
-            rows.append(g)
-            cols.append(media_ids.setdefault(m, len(media_ids)))
-    incidence = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, len(media_ids)))
+    incidence, media_ids = _media_incidence(groups, units)
     sizes = np.asarray(incidence.sum(axis=1)).ravel()
     shared = (incidence @ incidence.T).tocsr()
     by_media = incidence.T.tocsr()  # media x groups
