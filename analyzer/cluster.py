@@ -30,7 +30,7 @@ import numpy as np
 
 from analyzer.records import Unit
 from analyzer.similarity import Pair, PairTable, SearchOptions, ivf_neighbours, unique
-from analyzer.units import SENTENCE_ENDS, aligned, parts
+from analyzer.units import aligned, parts, unpunctuated
 
 # A component's HDBSCAN tree joins the others above this distance (unit vectors: <= 2).
 _APART = 4.0
@@ -486,11 +486,6 @@ def attach_alternatives(
         for a in np.flatnonzero(best >= 0).tolist()
     }
 
-    def _unsaid(i: int) -> bool:
-        """A unit with no sentence end in it: where it starts and stops nobody can tell,
-        so a stretch found word for word in a known line (``alone``) outranks it."""
-        return i < n and not any(ch in SENTENCE_ENDS for ch in units[i].text)
-
     out: list[set[int]] = [set(g) for g in groups]
     for a in np.argsort(-score, kind="stable").tolist():
         if best[a] < 0:
@@ -502,7 +497,9 @@ def attach_alternatives(
         free = alone is not None and bool(alone[a])
         if not (free or inside) and not any(group_of[s[2]] == best[a] for s in overlapped):
             continue  # it takes the place of a member of that group, or lies inside one unit
-        if any(s[3] >= score[a] for s in overlapped if not (free and _unsaid(s[2]))):
+        if any(
+            s[3] >= score[a] for s in overlapped if not (free and s[2] < n and unpunctuated(units[s[2]].text))
+        ):
             continue
         for s in overlapped:
             spans.remove(s)

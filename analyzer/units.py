@@ -142,6 +142,11 @@ def ends_sentence(text: str) -> bool:
     return text.rstrip()[-1:] in SENTENCE_ENDS
 
 
+def unpunctuated(text: str) -> bool:
+    """No sentence end anywhere in it: where its sentences start and stop nobody can tell."""
+    return not any(ch in SENTENCE_ENDS for ch in text)
+
+
 def _ends_clause(text: str) -> bool:
     """Whisper marked a clause here (a comma, say): a pause after it does not end a sentence."""
     return text.rstrip()[-1:] in ",;:，；：、،"
@@ -171,16 +176,14 @@ def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
         return []
     pieces: list[Piece] = []
     for segment in segments:
-        unpunctuated = not any(ch in SENTENCE_ENDS for ch in segment.text)
+        bare = unpunctuated(segment.text)
         words = [w for w in segment.words if w.text]
         if words:
             pieces.extend(Piece(w.text, w.start_ms, w.end_ms, segment.language) for w in words[:-1])
             last = words[-1]
-            pieces.append(Piece(last.text, last.start_ms, last.end_ms, segment.language, unpunctuated))
+            pieces.append(Piece(last.text, last.start_ms, last.end_ms, segment.language, bare))
         else:
-            pieces.append(
-                Piece(segment.text, segment.start_ms, segment.end_ms, segment.language, unpunctuated)
-            )
+            pieces.append(Piece(segment.text, segment.start_ms, segment.end_ms, segment.language, bare))
     return sentences_from_pieces(pieces, segments[0].media_id, "asr", "asr")
 
 
@@ -252,7 +255,7 @@ def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_
     """
     out: list[Unit] = []
     for unit in units:
-        if any(ch in SENTENCE_ENDS for ch in unit.text):
+        if not unpunctuated(unit.text):
             continue
         unspaced = unit.language in _UNSPACED
         tokens = list(unit.text.replace(" ", "")) if unspaced else unit.text.split()
@@ -397,9 +400,8 @@ def aligned(
     # a pair found in many lines ("of the", "i m") leads nowhere and costs a lookup per line
     # that holds it (quadratic in the corpus): only the rarer pairs count, and a copy keeps
     # a third of its line's rarer pairs
-    common = COMMON_PAIR_LINES
     rare = [
-        sum(len(index[(references[r].language, *pair)]) <= common for pair in pairwise(words))
+        sum(len(index[(references[r].language, *pair)]) <= COMMON_PAIR_LINES for pair in pairwise(words))
         for r, words in enumerate(ref_tokens)
     ]
     flagged = {u.id for u, keep in zip(units, scan, strict=True) if keep}
@@ -424,12 +426,12 @@ def aligned(
                 places.append((k, a, b))
                 times.append((start, unit.start_ms + span * done // total))
         # a copy shares word pairs with its line at one offset (a dropped or added word
-        # shifts it by one): hits count per reference and band of offsets (two
+        # shifts it by one): hits count per group and band of offsets (two
         # overlapping bands, so neighbouring offsets always share one)
         hits: dict[tuple[int, int], list[int]] = {}  # (key, band) -> [count, first offset, reference]
         for i, pair in enumerate(pairwise(tokens)):
             entries = index.get((language, *pair), {})
-            if len(entries) > common:
+            if len(entries) > COMMON_PAIR_LINES:
                 continue
             for (key, j), r in entries.items():
                 offset = i - j
