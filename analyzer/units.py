@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -342,23 +343,24 @@ def _streams(units: Sequence[Unit]) -> list[list[Unit]]:
     return out
 
 
-def _best_window(stream: Sequence[str], reference: frozenset[str], length: int) -> tuple[float, int, int]:
-    """(Jaccard, start, end) of the stretch of ``stream`` whose token set is closest to
-    ``reference``'s; a stretch starts and ends on a reference token."""
+def _best_window(stream: Sequence[str], reference: Counter[str]) -> tuple[float, int, int]:
+    """(Jaccard, start, end) of the stretch of ``stream`` whose words, counted, are closest
+    to ``reference``'s (a repeated word is one more word: "tom tom sat" is not "tom sat");
+    a stretch starts and ends on a reference word."""
     best = (0.0, 0, 0)
+    length = sum(reference.values())
     longest = int(length * ALIGN_SPAN) + 1
     for i, token in enumerate(stream):
         if token not in reference:
             continue
-        seen: dict[str, int] = {}
+        seen: Counter[str] = Counter()
         shared = 0
         for j in range(i, min(len(stream), i + longest)):
             t = stream[j]
-            seen[t] = seen.get(t, 0) + 1
-            if seen[t] == 1 and t in reference:
+            seen[t] += 1
+            if seen[t] <= reference[t]:
                 shared += 1
-            if t in reference:
-                score = shared / (len(seen) + len(reference) - shared)
+                score = shared / (j + 1 - i + length - shared)
                 if score > best[0]:
                     best = (score, i, j + 1)
     return best
@@ -400,6 +402,7 @@ def aligned(
     # a pair found in many lines ("of the", "i m") leads nowhere and costs a lookup per line
     # that holds it (quadratic in the corpus): only the rarer pairs count, and a copy keeps
     # a third of its line's rarer pairs
+    counts = [Counter(words) for words in ref_tokens]
     rare = [
         sum(len(index[(references[r].language, *pair)]) <= COMMON_PAIR_LINES for pair in pairwise(words))
         for r, words in enumerate(ref_tokens)
@@ -451,9 +454,7 @@ def aligned(
                 continue  # a near copy keeps a third of the line's word pairs ("of the" is no lead)
             tried.add((r, offset))
             lo = max(0, offset - _BAND)
-            score, a, b = _best_window(
-                tokens[lo : offset + int(length * ALIGN_SPAN) + 2 * _BAND], frozenset(ref_tokens[r]), length
-            )
+            score, a, b = _best_window(tokens[lo : offset + int(length * ALIGN_SPAN) + 2 * _BAND], counts[r])
             a, b = a + lo, b + lo
             if score < ALIGN_JACCARD or len(set(tokens[a:b]) & set(ref_tokens[r])) < least:
                 continue

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from analyzer.records import Cue, Segment, Word
@@ -186,3 +188,18 @@ def test_units_aligned_reads_unspaced_scripts_by_character_and_keeps_the_words_a
     ]
     found = aligned(units, [False, True, False, True], [units[0], units[2]], [0, 1])
     assert sorted(u.text for u in found) == ["don't forget the harvest festival", "我们是自由的人民"]
+
+
+def test_units_an_aligned_stretch_counts_repeated_words():
+    from analyzer.units import _best_window
+
+    def words(text):
+        return text.split(" ")
+
+    reference = Counter(words("tom sat on the bench"))
+    # "tom tom sat ..." says one word more than the line: the stretch starts at the second
+    assert _best_window(words("i saw tom tom sat on the bench"), reference) == (1.0, 3, 8)
+    # a word the line says twice is kept twice ("i think ... i m")
+    line = Counter(words("i think you know who i m talking about"))
+    stream = words("so i think you know who i m talking about")
+    assert _best_window(stream, line) == (1.0, 1, 10)
