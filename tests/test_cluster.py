@@ -318,3 +318,79 @@ def test_cluster_a_lone_translation_is_not_judged_as_a_coincidence():
     assert drop_coincidences(groups, units, matrix, threshold=0.5) == groups
     english = [replace(u, language="en") for u in units]  # the same sentence in English leaves
     assert drop_coincidences(groups, english, matrix, threshold=0.5) == [groups[0][:-1], groups[1]]
+
+
+def test_cluster_a_lone_copy_is_judged_against_its_own_language():
+    from dataclasses import replace
+
+    from analyzer.cluster import drop_coincidences
+
+    rng = np.random.default_rng(14)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line_a, line_b, german = basis[:3]
+    units, vectors, groups = [], [], [[], []]
+
+    def say(g, media_id, direction, language="en"):
+        groups[g].append(len(units))
+        units.append(replace(_unit(media_id, 1000 * len(units), 1000 * len(units) + 900), language=language))
+        vectors.append(direction + rng.normal(scale=0.02, size=16))
+
+    for k in range(3):  # English reciters say lines A and B
+        say(0, f"e{k}", line_a)
+        say(1, f"e{k}", line_b)
+    for k in range(6):  # German reciters too: a translation sits further off (cosine 0.45)
+        say(0, f"d{k}", 0.45 * line_a + np.sqrt(1 - 0.45**2) * german, "de")
+        say(1, f"d{k}", line_b, "de")
+    say(0, "l0", line_a)  # a lone English reciter of A, word for word
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    # against every other medium it agrees about 0.6 (under the bar of 0.75); against the
+    # English ones, which say the line as it does, about 1
+    assert drop_coincidences(groups, units, matrix, threshold=0.5) == groups
+
+
+def test_cluster_a_part_does_not_take_a_unit_out_of_another_group():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(15)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line, other = basis[:2]
+    vectors = np.vstack(
+        [
+            _cloud(rng, line, 3, 0.02),
+            _cloud(rng, other, 3, 0.02),
+            (0.6 * line + 0.8 * other)[None, :],  # m9's unit: in the line's group, loosely
+        ]
+    ).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    units = [_unit(f"m{i}", 0, 3000) for i in range(6)] + [_unit("m9", 0, 3000, "the line said whole")]
+    groups = [[0, 1, 2, 6], [3, 4, 5]]
+    part = _unit("m9", 0, 900, "the line")  # its first words, which read like the other line
+    close = (other + 0.01 * line)[None, :].astype(np.float32)
+    assert attach_alternatives(groups, units, vectors, [part], close, 0.5) == groups
+    # a unit in no group (or in the same group) is still open to its parts
+    out = attach_alternatives([[0, 1, 2], [3, 4, 5]], units, vectors, [part], close, 0.5)
+    assert out == [[0, 1, 2], [3, 4, 5, 7]]
+
+
+def test_cluster_a_line_split_by_language_with_its_whole_script_still_merges():
+    from analyzer.cluster import merge_parallel_groups
+
+    rng = np.random.default_rng(16)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    english, french = [f"e{k}" for k in range(4)], [f"f{k}" for k in range(4)]
+    units, vectors, groups = [], [], []
+    for n in range(3):  # no translation linked: every line is an English and a French group
+        line, alt = basis[2 * n], basis[2 * n + 1]
+        for media_ids, direction in ((english, line), (french, 0.4 * line + np.sqrt(1 - 0.16) * alt)):
+            groups.append([])
+            for m in media_ids:
+                groups[-1].append(len(units))
+                units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900))
+                vectors.append(direction + rng.normal(scale=0.02, size=16))
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    # the English recitals' other lines are English groups, the French ones' French: the
+    # profiles meet only where the other lines' two groups count as one
+    merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
+    assert sorted(merged) == sorted(sorted(groups[2 * n] + groups[2 * n + 1]) for n in range(3))
