@@ -462,7 +462,13 @@ def aligned(
                 best[keys[r]] = (score, a, b)
         sep = "" if unspaced else " "
         first = run[0]
-        for _, a, b in best.values():
+        # one stretch of speech says one line: where the stretches found for two lines
+        # overlap, the closer copy (then the longer) holds it
+        taken: list[tuple[int, int]] = []
+        for _, a, b in sorted(best.values(), key=lambda x: (-x[0], x[1] - x[2], x[1])):
+            if any(a < y and x < b for x, y in taken):
+                continue
+            taken.append((a, b))
             (k1, c1, _), (k2, _, c2) = places[a], places[b - 1]
             if k1 == k2:
                 text = run[k1].text[c1:c2]
