@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -34,7 +34,7 @@ from analyzer.records import (
     TalkingPoint,
     Unit,
 )
-from analyzer.similarity import jaccard, max_jaccard_other_media, shingles
+from analyzer.similarity import jaccard, max_jaccard_other_media, said_again, shingles
 from analyzer.units import letters
 
 # Boilerplate any channel says, in several languages. The multilingual embedding carries
@@ -341,7 +341,7 @@ def build_talking_points(
         tp = _talking_point(list(group), units, vectors, media, generic_vectors, options)
         if tp is not None:
             scored.append(tp)
-    scored = _spread_over_scripts(scored, media)
+    scored = _spread_over_scripts(scored, media, _stream_edges(units))
     scored.sort(key=lambda t: (-t.score, -t.n_media, t.label))
     return [
         TalkingPoint(
@@ -364,7 +364,11 @@ def build_talking_points(
 MIN_SCRIPT_SHARE = 0.5
 
 
-def _spread_over_scripts(points: list[TalkingPoint], media: Mapping[str, MediaInfo]) -> list[TalkingPoint]:
+def _spread_over_scripts(
+    points: list[TalkingPoint],
+    media: Mapping[str, MediaInfo],
+    edges: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
+) -> list[TalkingPoint]:
     """Points with specificity scaled down where their media are spread over several scripts.
 
     Boilerplate learned from the data: a greeting or a sign-off is said by the reciters of
@@ -372,12 +376,17 @@ def _spread_over_scripts(points: list[TalkingPoint], media: Mapping[str, MediaIn
     small, while a scripted line is said mostly by the reciters of its own script. So where
     a point's media recite lines of two or more scripts (``group_scripts``: lines that
     co-occur in the same media) and no one script holds ``MIN_SCRIPT_SHARE`` of them, its
-    specificity is scaled by the largest share over that bar. A line of a one-line
-    campaign, whose reciters recite no script, keeps its specificity: no evidence either way.
+    specificity is scaled by the largest share over that bar. Where its media recite one
+    script, none holds that share, and it opens or closes the speech (``edges``, see
+    ``_framing``) in more than half of them, it frames videos of all kinds: its specificity
+    is scaled by twice the share it does not frame (every medium: 0). A line of a one-line
+    campaign, whose reciters recite no script, keeps its specificity: no evidence either
+    way (a clip may well open with its line); and so does a campaign's own opening line,
+    which most of its media (its reciters) say.
     """
     named = [replace(tp, id=f"p{i}") for i, tp in enumerate(points)]
     scripts = group_scripts(named, media)
-    if len(scripts) < 2:
+    if not scripts:
         return points
     index = {tp.id: i for i, tp in enumerate(named)}
 
@@ -392,11 +401,44 @@ def _spread_over_scripts(points: list[TalkingPoint], media: Mapping[str, MediaIn
         shares = [len(mine & m) / len(mine) for m in reciting]
         touched = sum(share > 0 for share in shares)
         top = max(shares)
+        scale = 1.0
         if touched >= 2 and top < MIN_SCRIPT_SHARE:
-            parts = replace(tp.parts, specificity=round(tp.parts.specificity * top / MIN_SCRIPT_SHARE, 4))
+            scale = top / MIN_SCRIPT_SHARE
+        if touched >= 1 and top < MIN_SCRIPT_SHARE and edges:
+            scale *= min(1.0, 2.0 * (1.0 - _framing([m.unit for m in tp.members], edges)))
+        if scale < 1.0:
+            parts = replace(tp.parts, specificity=round(tp.parts.specificity * scale, 4))
             tp = replace(tp, parts=parts, score=round(score_of(parts), 4))
         out.append(tp)
     return out
+
+
+# A stream (one medium's speech or subtitle track) of at least this many units has an
+# opening and a closing that tell something: a clip of one or two sentences is all edge.
+MIN_FRAMED_UNITS = 3
+
+
+def _stream_edges(units: Sequence[Unit]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(first start, last end) of each stream of MIN_FRAMED_UNITS units or more."""
+    starts: dict[tuple[str, str, str], set[int]] = {}
+    ends: dict[tuple[str, str, str], int] = {}
+    for u in units:
+        key = (u.media_id, u.source, u.track)
+        starts.setdefault(key, set()).add(u.start_ms)
+        ends[key] = max(ends.get(key, u.end_ms), u.end_ms)
+    return {key: (min(s), ends[key]) for key, s in starts.items() if len(s) >= MIN_FRAMED_UNITS}
+
+
+def _framing(members: Sequence[Unit], edges: Mapping[tuple[str, str, str], tuple[int, int]]) -> float:
+    """The share of media (with streams long enough to tell) where the line opens or
+    closes the speech: greetings and sign-offs frame a video, script lines sit inside."""
+    framed: dict[str, bool] = {}
+    for u in members:
+        edge = edges.get((u.media_id, u.source, u.track))
+        if edge is not None:
+            at_edge = u.start_ms <= edge[0] or u.end_ms >= edge[1]
+            framed[u.media_id] = framed.get(u.media_id, False) or at_edge
+    return sum(framed.values()) / len(framed) if framed else 0.0
 
 
 def _channel_key(info: MediaInfo) -> str:
@@ -451,8 +493,15 @@ def _talking_point(
     # a filler ("okay", "you know") is said again and again in one medium; a script line
     # is recited once (its subtitles and its speech are two sources, not a repeat): the
     # share of media that repeat it in one source is taken off
-    per_stream = Counter((u.media_id, u.source, u.track) for u in members)
-    repeating = {stream[0] for stream, count in per_stream.items() if count >= 2}
+    # (two different sentences of one stream are a line of two sentences, or two lines)
+    per_stream: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for u in members:
+        per_stream[(u.media_id, u.source, u.track)].append(u.text)
+    repeating = {
+        stream[0]
+        for stream, said in per_stream.items()
+        if any(said_again(a, b) for k, a in enumerate(said) for b in said[k + 1 :])
+    }
     repeated = len(repeating) / len({u.media_id for u in members})
     specificity = length * (1.0 - repeated) * (0.15 if generic >= threshold else 1.0)
 

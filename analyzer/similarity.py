@@ -160,6 +160,16 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+# Two things one medium said that share this much of their wording (character shingles)
+# are one thing said twice: a filler, or a line repeated; less, they are two sentences.
+REPEAT_JACCARD = 0.5
+
+
+def said_again(a: str, b: str) -> bool:
+    """Whether ``b`` says ``a`` again, in nearly its words (see REPEAT_JACCARD)."""
+    return jaccard(shingles(a), shingles(b)) >= REPEAT_JACCARD
+
+
 def unique(
     values: np.ndarray, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False
 ) -> Any:

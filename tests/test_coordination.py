@@ -179,3 +179,46 @@ def test_coordination_a_line_said_across_unrelated_scripts_is_boilerplate():
     assert points[-1] is hello
     assert by_label["We are free."].parts.specificity == 1.0
     assert all(p.parts.specificity == 1.0 for p in points if p is not hello)
+
+
+def test_coordination_a_line_that_opens_or_closes_every_video_frames_it():
+    """No prototype knows "Servus beinand!": the reciters of one script say it, and as
+    many speakers who recite nothing, and it opens every video it is in, where a script
+    line sits inside. A one-line campaign's clips (all edge) and a campaign's own opening
+    line, said by its reciters, keep their places."""
+    rng = np.random.default_rng(9)
+    meaning = {name: rng.normal(size=16) for name in ["servus", "a1", "a2", "motto", "free"]}
+    units, vectors, groups = [], [], {name: [] for name in meaning}
+
+    def say(name, media_id, start, text=None):
+        if name in groups:
+            groups[name].append(len(units))
+        units.append(_unit(len(units), media_id, text or f"Words of {name}, said here.", start))
+        vectors.append(meaning.get(name, rng.normal(size=16)) + rng.normal(scale=0.01, size=16))
+
+    for i in range(4):  # reciters of script a: an opening greeting, two lines, own words
+        say("servus", f"a{i}", 0, "Servus beinand!")
+        say("a1", f"a{i}", 3000)
+        say(f"own-a{i}", f"a{i}", 6000)
+        say("a2", f"a{i}", 9000)
+    for i in range(5):  # speakers who recite nothing, with the same opening
+        say("servus", f"i{i}", 0, "Servus beinand!")
+        say(f"own-i{i}", f"i{i}", 3000)
+        say(f"more-i{i}", f"i{i}", 6000)
+    for i in range(4):  # campaign b opens with its motto
+        say("motto", f"b{i}", 0, "Greetings from the free valley!")
+        say(f"own-b{i}", f"b{i}", 3000)
+        say(f"more-b{i}", f"b{i}", 6000)
+    for i in range(3):  # clips of one sentence: the line opens and closes each
+        say("free", f"c{i}", 0, "We are free.")
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    media = {u.media_id: MediaInfo(u.media_id, Source(channel=u.media_id), 40000) for u in units}
+    points = build_talking_points(
+        list(groups.values()), units, matrix, media, np.zeros((0, 16)), ScoreOptions(0.85)
+    )
+    specificity = {p.label: p.parts.specificity for p in points}
+    assert specificity["Servus beinand!"] == 0.0
+    assert specificity["Greetings from the free valley!"] == 1.0
+    assert specificity["We are free."] == 1.0
+    assert points[-1].label == "Servus beinand!"
