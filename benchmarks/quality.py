@@ -697,6 +697,7 @@ def run_chorus(
         group_units,
         merge_parallel_groups,
         other_cuts,
+        split_glued_lines,
     )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
@@ -708,15 +709,16 @@ def run_chorus(
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
     groups = group_units(vectors, pairs, options)
-    cut, found = other_cuts(groups, units, vectors, pairs, threshold)
+    cut, found = other_cuts(groups, units, vectors, pairs, threshold, duplicates)
     spans = [*windows(units), *cut, *found]
     free = [False] * (len(spans) - len(found)) + [True] * len(found)
     span_vectors = embed([u.text for u in spans])
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free)
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free, duplicates)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
-    groups = merge_parallel_groups(groups, every, every_vector, mismatch)
-    groups = drop_coincidences(groups, every, every_vector, threshold)
+    groups = split_glued_lines(groups, every, every_vector)
+    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
+    groups = drop_coincidences(groups, every, every_vector, threshold, duplicates)
     points = build_talking_points(
         groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
     )

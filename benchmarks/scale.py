@@ -279,6 +279,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         drop_coincidences,
         group_units,
         merge_parallel_groups,
+        split_glued_lines,
     )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import (
@@ -306,17 +307,18 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         pairs = candidate_pairs(texts, corpus.vectors, groups_of, THRESHOLD, LEXICAL, K, options)
     with meter.stage("cluster", stages):
         groups = group_units(corpus.vectors, pairs, ClusterOptions(link_threshold=THRESHOLD))
-    spans, span_vectors, made_s, free = other_cuts(corpus, groups, pairs)
+    spans, span_vectors, made_s, free = other_cuts(corpus, groups, pairs, duplicates)
     with meter.stage("other cuts", stages):
         groups = attach_alternatives(
-            groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free
+            groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free, duplicates
         )
     stages["other cuts"]["wall_s"] = round(stages["other cuts"]["wall_s"] + made_s, 1)
     every = [*corpus.units, *spans]
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
     with meter.stage("parallel groups", stages):
-        groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH)
-        groups = drop_coincidences(groups, every, every_vectors, THRESHOLD)
+        groups = split_glued_lines(groups, every, every_vectors)
+        groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
+        groups = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates)
     with meter.stage("score", stages):
         points = build_talking_points(
             groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD)
@@ -381,7 +383,7 @@ def _index(corpus: Any, unit: Any) -> int:
 
 
 def other_cuts(
-    corpus: Any, groups: list[list[int]], pairs: Any
+    corpus: Any, groups: list[list[int]], pairs: Any, voices: dict[str, str]
 ) -> tuple[list[Any], np.ndarray, float, list[bool]]:
     """Windows and parts of the corpus's units (as the scan makes them) with cheap vectors.
 
@@ -397,7 +399,7 @@ def other_cuts(
 
     started = time.perf_counter()
     spans_w = windows(corpus.units)
-    spans_p, spans_a = cuts_of(groups, corpus.units, corpus.vectors, pairs, THRESHOLD)
+    spans_p, spans_a = cuts_of(groups, corpus.units, corpus.vectors, pairs, THRESHOLD, voices)
     spans_p = [*spans_p, *spans_a]
     made = time.perf_counter() - started
     streams: dict[tuple[str, str, str], list[int]] = {}

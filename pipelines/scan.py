@@ -21,6 +21,7 @@ from analyzer.cluster import (
     group_units,
     merge_parallel_groups,
     other_cuts,
+    split_glued_lines,
 )
 from analyzer.coordination import (
     GENERIC_PHRASES,
@@ -356,7 +357,9 @@ def corpus_stages(
     groups = group_units(vectors, pairs, cluster_options, progress) if units else []
     # units no group holds closely (two lines in one unpunctuated segment): cut evenly, and
     # searched for the stretches that copy a line other media say well
-    cut, found = other_cuts(groups, units, vectors, pairs, threshold)
+    # a re-upload carries its original's recording: one voice, not another medium
+    voices = {m: r.duplicate_of for m, r in evidence.items()}
+    cut, found = other_cuts(groups, units, vectors, pairs, threshold, voices)
     free = np.zeros(len(spans) + len(cut) + len(found), dtype=bool)
     free[len(spans) + len(cut) :] = True  # aligned stretches may enter a group alone
     if cut or found:
@@ -367,13 +370,16 @@ def corpus_stages(
     heard = ~guessed_asr_units(store, spans)  # a guessed transcript's meaning is no evidence
     spans = [u for u, keep in zip(spans, heard, strict=True) if keep]
     span_vectors = span_vectors[heard]
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard])
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard], voices)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
+    # two lines of one script close in meaning, told apart by the reciters who say both
+    groups = split_glued_lines(groups, every, every_vector)
     # a line's recitals in two languages that no link joined: merged by their script
-    groups = merge_parallel_groups(groups, every, every_vector, mismatch_threshold(options.embed_model))
+    mismatch = mismatch_threshold(options.embed_model)
+    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
     # members that only resemble a line whose script their medium does not recite
-    groups = drop_coincidences(groups, every, every_vector, threshold)
+    groups = drop_coincidences(groups, every, every_vector, threshold, voices)
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(

@@ -374,6 +374,8 @@ def test_cluster_a_part_does_not_take_a_unit_out_of_another_group():
 
 
 def test_cluster_a_line_split_by_language_with_its_whole_script_still_merges():
+    from dataclasses import replace
+
     from analyzer.cluster import merge_parallel_groups
 
     rng = np.random.default_rng(16)
@@ -386,7 +388,8 @@ def test_cluster_a_line_split_by_language_with_its_whole_script_still_merges():
             groups.append([])
             for m in media_ids:
                 groups[-1].append(len(units))
-                units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900))
+                unit = _unit(m, 1000 * len(groups), 1000 * len(groups) + 900)
+                units.append(replace(unit, language=m[0].replace("e", "en").replace("f", "fr")))
                 vectors.append(direction + rng.normal(scale=0.02, size=16))
     matrix = np.array(vectors, dtype=np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -394,3 +397,77 @@ def test_cluster_a_line_split_by_language_with_its_whole_script_still_merges():
     # profiles meet only where the other lines' two groups count as one
     merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
     assert sorted(merged) == sorted(sorted(groups[2 * n] + groups[2 * n + 1]) for n in range(3))
+    # all in one language, the English and the French media are two scripts as far as
+    # anything shows (two campaigns of three lines): no pair of groups is one line in two
+    # languages, no profile column is shared, and no line merges into the other script
+    english_only = [replace(u, language="en") for u in units]
+    assert sorted(merge_parallel_groups(groups, english_only, matrix, floor=0.21)) == sorted(groups)
+
+
+def test_cluster_a_reupload_is_no_second_voice_for_its_original():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(17)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line, half, rest = basis[:3]
+    recitals = [line + rng.normal(scale=0.02, size=16) for _ in range(4)]
+    first_half = 0.6 * line + 0.8 * half  # m1 said the line with a pause in it
+    second_half = 0.6 * line + 0.8 * rest
+    vectors = np.vstack([*recitals, first_half, first_half, second_half, second_half]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    units = [_unit(f"r{i}", 0, 3000) for i in range(4)]
+    units += [
+        _unit("m1", 0, 1500),
+        _unit("m1-copy", 0, 1500),
+        _unit("m1", 1600, 3000),
+        _unit("m1-copy", 1600, 3000),
+    ]
+    # the re-upload's first half agrees with the original's perfectly: a group of its own
+    groups = [[0, 1, 2, 3, 6, 7], [4, 5]]
+    window = _unit("m1", 0, 3000, "the whole line")
+    whole = (line + rng.normal(scale=0.02, size=16))[None, :].astype(np.float32)
+    assert attach_alternatives(groups, units, vectors, [window], whole, 0.5) == groups
+    voices = {"m1-copy": "m1"}  # one recording: the half agrees with no one else
+    out = attach_alternatives(groups, units, vectors, [window], whole, 0.5, voices=voices)
+    assert out == [[0, 1, 2, 3, 7, 8]]
+
+
+def _glued(rng, pause_between: bool, same_side_repeat: bool = False):
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line_a, line_b, topic = basis[:3]
+    a = 0.75 * topic + np.sqrt(1 - 0.75**2) * line_a  # two lines on one topic: cosine 0.56
+    b = 0.75 * topic + np.sqrt(1 - 0.75**2) * line_b
+    units, vectors, members = [], [], []
+    for k in range(4):
+        first, second = "Coffee does not interest me.", "Let me buy you a cup of coffee."
+        said = [(0, a, first), (3000, b, second)]
+        if same_side_repeat:  # the first line again, nearly word for word
+            said = [(0, a, first), (3000, a, "Coffee really does not interest me.")]
+        for start, direction, text in said:
+            members.append(len(units))
+            units.append(_unit(f"r{k}", start, start + 1000 if pause_between else start + 3000, text))
+            vectors.append(direction + rng.normal(scale=0.02, size=16))
+        if pause_between:  # another sentence of theirs between the two
+            units.append(_unit(f"r{k}", 1500, 2500))
+            vectors.append(basis[5 + k])
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return units, matrix, members
+
+
+def test_cluster_two_lines_said_apart_by_the_same_reciters_come_apart():
+    from analyzer.cluster import split_glued_lines
+
+    units, vectors, members = _glued(np.random.default_rng(18), pause_between=True)
+    out = split_glued_lines([members], units, vectors)
+    assert sorted(out) == sorted([members[0::2], members[1::2]])
+
+
+def test_cluster_a_line_in_two_sentences_or_said_twice_stays_one_group():
+    from analyzer.cluster import split_glued_lines
+
+    rng = np.random.default_rng(19)
+    units, vectors, members = _glued(rng, pause_between=False)  # one after the other
+    assert split_glued_lines([members], units, vectors) == [members]
+    units, vectors, members = _glued(rng, pause_between=True, same_side_repeat=True)
+    assert split_glued_lines([members], units, vectors) == [members]
