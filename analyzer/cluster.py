@@ -839,6 +839,81 @@ def _split_glued(
 MIN_CO_RECITAL = 1 / 3
 
 
+# Two lines of two scripts fall into one group when their media recite two scripts that share
+# no reciter: at least this many media on each side.
+MIN_SCRIPT_SIDE = 3
+
+
+def split_by_script(
+    groups: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    voices: Mapping[str, str] | None = None,
+) -> list[list[int]]:
+    """Groups that hold one line of each of two scripts, cut in two.
+
+    Two campaigns' lines on one subject ("Tom has a brother named John." / "I don't
+    consider Tom a friend.") can sit close enough in meaning to form one group, though no
+    reciter says both. The group's script context (the groups whose media overlap its own
+    by MIN_CO_RECITAL both ways, as in ``drop_coincidences``) then falls into two sets of
+    lines with no reciter in common (context groups join when they share half their media
+    within this group). When two such sets each hold MIN_SCRIPT_SIDE of the group's media
+    and the members of one set's media are less alike to the other's (cosine of their
+    centroids) than to their own (mean cosine to their own centroid), the group is two
+    lines: each member goes with its medium's set, one of neither with the closer centroid.
+    A line two campaigns share is as alike across the sets as within them, and stays whole.
+    """
+    count = len(groups)
+    if count < 3:
+        return [list(g) for g in groups]
+    incidence, media_ids = _media_incidence(groups, units, voices)
+    sizes = np.asarray(incidence.sum(axis=1)).ravel()
+    shared = (incidence @ incidence.T).tocsr()
+    voice = _voices(units, voices)
+    out: list[list[int]] = []
+    for g, members in enumerate(groups):
+        row = shared.getrow(g)
+        h, c = row.indices, row.data
+        context = h[(h != g) & (c >= 2) & (c >= MIN_CO_RECITAL * sizes[g]) & (c >= MIN_CO_RECITAL * sizes[h])]
+        if len(context) < 2:
+            out.append(list(members))
+            continue
+        mine = incidence.getrow(g).indices
+        within = [
+            frozenset(np.intersect1d(incidence.getrow(k).indices, mine).tolist()) for k in context.tolist()
+        ]
+        parent = list(range(len(within)))
+        find = _finder(parent)
+        for x in range(len(within)):
+            for y in range(x + 1, len(within)):
+                both = len(within[x] & within[y])
+                if both and both >= 0.5 * min(len(within[x]), len(within[y])):
+                    parent[find(y)] = find(x)
+        sides: dict[int, set[int]] = {}
+        for x, media in enumerate(within):
+            sides.setdefault(find(x), set()).update(media)
+        big = sorted((s for s in sides.values() if len(s) >= MIN_SCRIPT_SIDE), key=len, reverse=True)
+        if len(big) < 2 or big[0] & big[1]:
+            out.append(list(members))
+            continue
+        side_of = {m: k for k, s in enumerate(big[:2]) for m in s}
+        where = np.array([side_of.get(media_ids[voice[i]], -1) for i in members])
+        block = vectors[list(members)].astype(np.float64)
+        centres = [block[where == k].sum(axis=0) for k in (0, 1)]
+        centres = [c / max(float(np.linalg.norm(c)), 1e-12) for c in centres]
+        alike = min(float((block[where == k] @ centres[k]).mean()) for k in (0, 1))
+        if float(centres[0] @ centres[1]) >= alike:
+            out.append(list(members))  # one line both scripts say
+            continue
+        rest = where < 0
+        where[rest] = np.argmax(block[rest] @ np.stack(centres).T, axis=1)
+        for k in (0, 1):
+            part = [i for i, w in zip(members, where.tolist(), strict=True) if w == k]
+            if len({voice[i] for i in part}) >= 2:
+                out.append(part)
+    return out
+
+
 def drop_coincidences(
     groups: Sequence[Sequence[int]],
     units: Sequence[Unit],

@@ -697,6 +697,7 @@ def run_chorus(
         group_units,
         merge_parallel_groups,
         other_cuts,
+        split_by_script,
         split_glued_lines,
     )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
@@ -717,6 +718,7 @@ def run_chorus(
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
     groups = split_glued_lines(groups, every, every_vector)
+    groups = split_by_script(groups, every, every_vector, duplicates)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
     groups = drop_coincidences(groups, every, every_vector, threshold, duplicates)
     points = build_talking_points(

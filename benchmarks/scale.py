@@ -279,6 +279,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         drop_coincidences,
         group_units,
         merge_parallel_groups,
+        split_by_script,
         split_glued_lines,
     )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
@@ -317,6 +318,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
     with meter.stage("parallel groups", stages):
         groups = split_glued_lines(groups, every, every_vectors)
+        groups = split_by_script(groups, every, every_vectors, duplicates)
         groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
         groups = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates)
     with meter.stage("score", stages):

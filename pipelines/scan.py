@@ -21,6 +21,7 @@ from analyzer.cluster import (
     group_units,
     merge_parallel_groups,
     other_cuts,
+    split_by_script,
     split_glued_lines,
 )
 from analyzer.coordination import (
@@ -375,6 +376,8 @@ def corpus_stages(
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
     # two lines of one script close in meaning, told apart by the reciters who say both
     groups = split_glued_lines(groups, every, every_vector)
+    # two campaigns' lines on one subject, told apart by the scripts their media recite
+    groups = split_by_script(groups, every, every_vector, voices)
     # a line's recitals in two languages that no link joined: merged by their script
     mismatch = mismatch_threshold(options.embed_model)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)

@@ -471,3 +471,43 @@ def test_cluster_a_line_in_two_sentences_or_said_twice_stays_one_group():
     assert split_glued_lines([members], units, vectors) == [members]
     units, vectors, members = _glued(rng, pause_between=True, same_side_repeat=True)
     assert split_glued_lines([members], units, vectors) == [members]
+
+
+def _two_campaigns(rng, first_line, second_line):
+    """Campaign a (media a0-a3) and b (b0-b3), three lines each; their first lines in one
+    group (the last), the others in a group per line."""
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    units, vectors, groups = [], [], []
+    lines = {"a": [first_line, basis[8], basis[9]], "b": [second_line, basis[10], basis[11]]}
+    for campaign, directions in lines.items():
+        for n, direction in enumerate(directions):
+            groups.append([])
+            for k in range(4):
+                groups[-1].append(len(units))
+                units.append(_unit(f"{campaign}{k}", 1000 * n, 1000 * n + 900))
+                vectors.append(direction + rng.normal(scale=0.02, size=16))
+    glued = sorted(groups[0] + groups[3])
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return units, matrix, [groups[1], groups[2], groups[4], groups[5], glued], (groups[0], groups[3])
+
+
+def test_cluster_two_campaigns_lines_on_one_subject_come_apart():
+    from analyzer.cluster import split_by_script
+
+    rng = np.random.default_rng(20)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    topic, a, b = basis[:3]
+    first = 0.8 * topic + 0.6 * a  # "Tom has a brother named John." / "I don't consider Tom
+    second = 0.8 * topic + 0.6 * b  # a friend.": cosine 0.64, said by no one reciter of both
+    units, vectors, groups, (line_a, line_b) = _two_campaigns(rng, first, second)
+    assert sorted(split_by_script(groups, units, vectors)) == sorted([*groups[:4], line_a, line_b])
+
+
+def test_cluster_a_line_two_campaigns_share_stays_whole():
+    from analyzer.cluster import split_by_script
+
+    rng = np.random.default_rng(21)
+    motto = rng.normal(size=16)  # "We are free.", said by both campaigns
+    units, vectors, groups, _ = _two_campaigns(rng, motto, motto)
+    assert split_by_script(groups, units, vectors) == groups
