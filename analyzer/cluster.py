@@ -30,7 +30,7 @@ import numpy as np
 
 from analyzer.records import Unit
 from analyzer.similarity import Pair, PairTable, SearchOptions, ivf_neighbours, said_again, unique
-from analyzer.units import aligned, parts, unpunctuated
+from analyzer.units import aligned, parts, whole_sentences
 
 # A component's HDBSCAN tree joins the others above this distance (unit vectors: <= 2).
 _APART = 4.0
@@ -454,15 +454,23 @@ def attach_alternatives(
 
     ``alone`` marks alternatives found word for word in a known line (``analyzer.units.
     aligned``): they may enter a group without a member to replace, and they outrank the
-    unpunctuated units they overlap (a segment holding two lines is no better a member
-    than the stretch that says one of them; the other line's stretch can take its place
-    in the other group).
+    units they overlap that are not a whole sentence (``analyzer.units.whole_sentences``:
+    a segment holding two lines is no better a member than the stretch that says one of
+    them, the other line's stretch can take its place in the other group; and the two
+    pieces of a sentence cut in two are no better than the stretch that says it whole,
+    even where another medium cut it at the same word and a piece sits in a group of two
+    identical pieces).
 
     Returns groups of indices into ``[*units, *alternatives]``.
     """
     if not groups or not alternatives:
         return [list(g) for g in groups]
     n = len(units)
+    # what a found line outranks: units that are not a whole sentence as punctuated
+    whole = set()
+    if alone is not None and any(alone):
+        ids = whole_sentences(units)
+        whole = {i for i, u in enumerate(units) if u.id in ids}
     sums = np.stack([vectors[list(g)].astype(np.float64).sum(axis=0) for g in groups])
     sizes = np.array([len(g) for g in groups], dtype=np.float64)
     # each group's members per medium: what a member or an alternative of that medium leaves out
@@ -518,9 +526,7 @@ def attach_alternatives(
             continue  # it takes the place of a member of that group, or lies inside one unit
         if inside and not free and any(group_of[s[2]] != best[a] for s in overlapped):
             continue  # a part may not take its unit out of another group (see above)
-        if any(
-            s[3] >= score[a] for s in overlapped if not (free and s[2] < n and unpunctuated(units[s[2]].text))
-        ):
+        if any(s[3] >= score[a] for s in overlapped if not (free and s[2] < n and s[2] not in whole)):
             continue
         for s in overlapped:
             spans.remove(s)

@@ -343,6 +343,13 @@ def _streams(units: Sequence[Unit]) -> list[list[Unit]]:
     return out
 
 
+def whole_sentences(units: Sequence[Unit]) -> set[str]:
+    """Ids of the units that are a whole sentence as the engine punctuated it: a sentence
+    end closes it and the one before it (not the tail of a sentence cut in two: "de vous
+    abonner." after "N'oubliez pas", nor unpunctuated text)."""
+    return {run[0].id for run in _streams(units) if len(run) == 1 and ends_sentence(run[0].text)}
+
+
 def _best_window(stream: Sequence[str], reference: Counter[str]) -> tuple[float, int, int]:
     """(Jaccard, start, end) of the stretch of ``stream`` whose words, counted, are closest
     to ``reference``'s (a repeated word is one more word: "tom tom sat" is not "tom sat");
@@ -384,9 +391,7 @@ def aligned(
     Times are shared out by characters inside each unit, as for ``parts``.
     """
     runs = _streams(units)
-    # a reference is a whole sentence as the engine punctuated it: not the tail of a
-    # sentence cut in two ("de vous abonner." after "N'oubliez pas"), nor unpunctuated text
-    whole = {run[0].id for run in runs if len(run) == 1 and ends_sentence(run[0].text)}
+    whole = whole_sentences(units)  # the references: not the tail of a sentence cut in two
     # pair -> {(group key, position): the first reference with it there}: a group's members
     # say one line, so they are looked up once
     index: dict[tuple[str, str, str], dict[tuple[int, int], int]] = {}

@@ -511,3 +511,32 @@ def test_cluster_a_line_two_campaigns_share_stays_whole():
     motto = rng.normal(size=16)  # "We are free.", said by both campaigns
     units, vectors, groups, _ = _two_campaigns(rng, motto, motto)
     assert split_by_script(groups, units, vectors) == groups
+
+
+def test_cluster_an_aligned_stretch_outranks_the_tail_of_a_sentence_cut_in_two():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(22)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line, head, tail = basis[:3]
+    vectors = np.vstack(
+        [
+            _cloud(rng, line, 3, 0.02),  # three media say "Tom showed Mary his new phone."
+            (0.7 * line + 0.71 * head)[None, :],  # m8: "Tom showed Mary" | "his new phone."
+            tail[None, :],
+            tail[None, :],  # m9 cut it at the same word: the two tails are one group
+        ]
+    ).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    units = [_unit(f"m{i}", 0, 2000, "Tom showed Mary his new phone.") for i in range(3)]
+    units += [_unit("m8", 0, 1000, "Tom showed Mary"), _unit("m8", 1000, 2000, "his new phone.")]
+    units += [_unit("m9", 1000, 2000, "his new phone.")]
+    groups = [[0, 1, 2, 3], [4, 5]]
+    stretch = _unit("m8", 0, 2000, "Tom showed Mary his new phone")
+    fits = _cloud(rng, line, 1, 0.05).astype(np.float32)
+    out = attach_alternatives(groups, units, vectors, [stretch], fits, 0.5, [True])
+    assert out == [[0, 1, 2, 6]]  # the line whole; the tail left alone is no group
+    # a whole sentence keeps its place: "Tom showed Mary." ends one
+    said = [*units[:3], _unit("m8", 0, 1000, "Tom showed Mary."), *units[4:]]
+    out = attach_alternatives(groups, said, vectors, [stretch], fits, 0.5, [True])
+    assert out == groups
