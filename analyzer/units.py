@@ -64,11 +64,21 @@ def _sentencizer(language: str) -> Language:
 
 
 def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences in ``text``."""
+    """Character spans of the sentences in ``text``.
+
+    spaCy's sentencizer ends a sentence at a punctuation token; its tokenizers keep a full
+    stop on a word that ends in a combining mark ("باكراً." in Arabic: tanween, "शुक्रिया।"),
+    so such a word also ends a sentence here.
+    """
     doc = _sentencizer(language)(text)
+    cuts = {sent.start_char for sent in doc.sents}
+    for token in doc[:-1]:
+        word = token.text
+        if len(word) > 1 and word[-1] in SENTENCE_ENDS and unicodedata.category(word[-2]).startswith("M"):
+            cuts.add(token.idx + len(word))
+    bounds = sorted(cuts | {len(text)})
     spans = []
-    for sent in doc.sents:
-        start, end = sent.start_char, sent.end_char
+    for start, end in pairwise(bounds):
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():

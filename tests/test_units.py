@@ -203,3 +203,11 @@ def test_units_an_aligned_stretch_counts_repeated_words():
     line = Counter(words("i think you know who i m talking about"))
     stream = words("so i think you know who i m talking about")
     assert _best_window(stream, line) == (1.0, 1, 10)
+
+
+def test_units_a_word_ending_in_a_combining_mark_ends_its_sentence():
+    # spaCy's Arabic tokenizer keeps the full stop on a word with tanween ("باكراً.")
+    text = "لنذهب باكراً. سيكون سامي بخير."
+    assert [text[a:b] for a, b in split_sentences(text, "ar")] == ["لنذهب باكراً.", "سيكون سامي بخير."]
+    english = "Hello Mr. Smith. How are you?"
+    assert [english[a:b] for a, b in split_sentences(english, "en")] == ["Hello Mr. Smith.", "How are you?"]
