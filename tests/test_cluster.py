@@ -540,3 +540,36 @@ def test_cluster_an_aligned_stretch_outranks_the_tail_of_a_sentence_cut_in_two()
     said = [*units[:3], _unit("m8", 0, 1000, "Tom showed Mary."), *units[4:]]
     out = attach_alternatives(groups, said, vectors, [stretch], fits, 0.5, [True])
     assert out == groups
+
+
+def test_cluster_two_speakers_who_say_something_alike_by_chance_are_no_group():
+    from analyzer.cluster import drop_coincidences
+
+    rng = np.random.default_rng(23)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    topic, a, b, line = basis[:4]
+    units = [
+        _unit("i0", 0, 1000, "This car won't start."),
+        _unit("i1", 0, 1000, "He can't afford to buy a new car."),
+        _unit("c0", 0, 1000, "We are free."),
+        _unit("c1", 0, 1000, "We are free, really."),
+        _unit("t0", 0, 1000, "This car won't start."),
+        _unit("t1", 0, 1000, "This car will not start."),
+    ]
+    vectors = np.vstack(
+        [
+            0.6 * topic + 0.8 * a,
+            0.6 * topic + 0.8 * b,
+            line,
+            line,
+            0.6 * topic + 0.8 * a,
+            0.6 * topic + 0.8 * b,
+        ]
+    ).astype(np.float32)
+    groups = [[0, 1], [2, 3], [4, 5]]
+    # loosely alike (cosine 0.36) in other words: two people on one subject; said alike or
+    # in the same words, two media are a (small) chorus
+    assert drop_coincidences(groups, units, vectors, threshold=0.3) == [[2, 3], [4, 5]]
+    three = [*units, _unit("i2", 0, 1000, "My car broke down.")]
+    matrix = np.vstack([vectors, (0.6 * topic + 0.8 * basis[5])[None, :]]).astype(np.float32)
+    assert drop_coincidences([[0, 1, 6], [2, 3]], three, matrix, threshold=0.3) == [[0, 1, 6], [2, 3]]
