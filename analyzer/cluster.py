@@ -30,7 +30,7 @@ import numpy as np
 
 from analyzer.records import Unit
 from analyzer.similarity import Pair, PairTable, SearchOptions, ivf_neighbours, said_again, unique
-from analyzer.units import aligned, parts, whole_sentences
+from analyzer.units import aligned, framing, parts, stream_edges, whole_sentences
 
 # A component's HDBSCAN tree joins the others above this distance (unit vectors: <= 2).
 _APART = 4.0
@@ -758,6 +758,27 @@ def _mutual_best(count: int, a: np.ndarray, b: np.ndarray, weight: np.ndarray) -
     return unique(np.array([find(x) for x in range(count)], dtype=np.int64), return_inverse=True)[1]
 
 
+def _script_contexts(
+    groups: Sequence[Sequence[int]], units: Sequence[Unit], incidence: Any
+) -> Callable[[int], np.ndarray]:
+    """Per group: its script context, the groups whose media overlap its own by
+    MIN_CO_RECITAL both ways (two media or more). A greeting or a sign-off frames the
+    videos of every kind of speaker (``analyzer.units.framing``): saying it is no sign of
+    reciting anything, so it is no one's context."""
+    edges = stream_edges(units)
+    framed = np.array([2 * framing([units[i] for i in g], edges) > 1 for g in groups], dtype=bool)
+    sizes = np.asarray(incidence.sum(axis=1)).ravel()
+    shared = (incidence @ incidence.T).tocsr()
+
+    def context(g: int) -> np.ndarray:
+        row = shared.getrow(g)
+        h, c = row.indices, row.data
+        near = (c >= 2) & (c >= MIN_CO_RECITAL * sizes[g]) & (c >= MIN_CO_RECITAL * sizes[h])
+        return h[(h != g) & near & ~framed[h]]
+
+    return context
+
+
 # A group holds two lines when at least this share of its media (and two) say two of its
 # members apart in time, one on each side of a split.
 MIN_TWICE_SAID = 1 / 4
@@ -890,14 +911,11 @@ def split_by_script(
     if count < 3:
         return [list(g) for g in groups]
     incidence, media_ids = _media_incidence(groups, units, voices)
-    sizes = np.asarray(incidence.sum(axis=1)).ravel()
-    shared = (incidence @ incidence.T).tocsr()
+    context_of = _script_contexts(groups, units, incidence)
     voice = _voices(units, voices)
     out: list[list[int]] = []
     for g, members in enumerate(groups):
-        row = shared.getrow(g)
-        h, c = row.indices, row.data
-        context = h[(h != g) & (c >= 2) & (c >= MIN_CO_RECITAL * sizes[g]) & (c >= MIN_CO_RECITAL * sizes[h])]
+        context = context_of(g)
         if len(context) < 2:
             out.append(list(members))
             continue
@@ -965,15 +983,13 @@ def drop_coincidences(
     if count < 2:
         return [list(g) for g in groups]
     incidence, media_ids = _media_incidence(groups, units, voices)
+    context_of = _script_contexts(groups, units, incidence)
     sizes = np.asarray(incidence.sum(axis=1)).ravel()
-    shared = (incidence @ incidence.T).tocsr()
     by_media = incidence.T.tocsr()  # media x groups
     bar = (1.0 + threshold) / 2
     out: list[list[int]] = []
     for g, members in enumerate(groups):
-        row = shared.getrow(g)
-        h, c = row.indices, row.data
-        context = h[(h != g) & (c >= 2) & (c >= MIN_CO_RECITAL * sizes[g]) & (c >= MIN_CO_RECITAL * sizes[h])]
+        context = context_of(g)
         if len(context) == 0:
             if sizes[g] != 2 or _two_say_it_alike(members, units, vectors, bar, voices):
                 out.append(list(members))

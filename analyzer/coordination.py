@@ -35,7 +35,7 @@ from analyzer.records import (
     Unit,
 )
 from analyzer.similarity import jaccard, max_jaccard_other_media, said_again, shingles
-from analyzer.units import letters
+from analyzer.units import framing, letters, stream_edges
 
 # Boilerplate any channel says, in several languages. The multilingual embedding carries
 # the idea to languages not listed; these are prototypes, not an exhaustive list.
@@ -341,7 +341,7 @@ def build_talking_points(
         tp = _talking_point(list(group), units, vectors, media, generic_vectors, options)
         if tp is not None:
             scored.append(tp)
-    scored = _spread_over_scripts(scored, media, _stream_edges(units))
+    scored = _spread_over_scripts(scored, media, stream_edges(units))
     scored.sort(key=lambda t: (-t.score, -t.n_media, t.label))
     return [
         TalkingPoint(
@@ -378,7 +378,7 @@ def _spread_over_scripts(
     co-occur in the same media) and no one script holds ``MIN_SCRIPT_SHARE`` of them, its
     specificity is scaled by the largest share over that bar. Where its media recite one
     script, none holds that share, and it opens or closes the speech (``edges``, see
-    ``_framing``) in more than half of them, it frames videos of all kinds: its specificity
+    ``analyzer.units.framing``) in more than half of them, it frames videos of all kinds: its specificity
     is scaled by twice the share it does not frame (every medium: 0). A line of a one-line
     campaign, whose reciters recite no script, keeps its specificity: no evidence either
     way (a clip may well open with its line); and so does a campaign's own opening line,
@@ -405,40 +405,12 @@ def _spread_over_scripts(
         if touched >= 2 and top < MIN_SCRIPT_SHARE:
             scale = top / MIN_SCRIPT_SHARE
         if touched >= 1 and top < MIN_SCRIPT_SHARE and edges:
-            scale *= min(1.0, 2.0 * (1.0 - _framing([m.unit for m in tp.members], edges)))
+            scale *= min(1.0, 2.0 * (1.0 - framing([m.unit for m in tp.members], edges)))
         if scale < 1.0:
             parts = replace(tp.parts, specificity=round(tp.parts.specificity * scale, 4))
             tp = replace(tp, parts=parts, score=round(score_of(parts), 4))
         out.append(tp)
     return out
-
-
-# A stream (one medium's speech or subtitle track) of at least this many units has an
-# opening and a closing that tell something: a clip of one or two sentences is all edge.
-MIN_FRAMED_UNITS = 3
-
-
-def _stream_edges(units: Sequence[Unit]) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(first start, last end) of each stream of MIN_FRAMED_UNITS units or more."""
-    starts: dict[tuple[str, str, str], set[int]] = {}
-    ends: dict[tuple[str, str, str], int] = {}
-    for u in units:
-        key = (u.media_id, u.source, u.track)
-        starts.setdefault(key, set()).add(u.start_ms)
-        ends[key] = max(ends.get(key, u.end_ms), u.end_ms)
-    return {key: (min(s), ends[key]) for key, s in starts.items() if len(s) >= MIN_FRAMED_UNITS}
-
-
-def _framing(members: Sequence[Unit], edges: Mapping[tuple[str, str, str], tuple[int, int]]) -> float:
-    """The share of media (with streams long enough to tell) where the line opens or
-    closes the speech: greetings and sign-offs frame a video, script lines sit inside."""
-    framed: dict[str, bool] = {}
-    for u in members:
-        edge = edges.get((u.media_id, u.source, u.track))
-        if edge is not None:
-            at_edge = u.start_ms <= edge[0] or u.end_ms >= edge[1]
-            framed[u.media_id] = framed.get(u.media_id, False) or at_edge
-    return sum(framed.values()) / len(framed) if framed else 0.0
 
 
 def _channel_key(info: MediaInfo) -> str:

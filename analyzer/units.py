@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby, pairwise
@@ -351,6 +351,34 @@ def _streams(units: Sequence[Unit]) -> list[list[Unit]]:
         if run:
             out.append(run)
     return out
+
+
+# A stream (one medium's speech or subtitle track) of at least this many units has an
+# opening and a closing that tell something: a clip of one or two sentences is all edge.
+MIN_FRAMED_UNITS = 3
+
+
+def stream_edges(units: Sequence[Unit]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(first start, last end) of each stream of MIN_FRAMED_UNITS units or more."""
+    starts: dict[tuple[str, str, str], set[int]] = {}
+    ends: dict[tuple[str, str, str], int] = {}
+    for u in units:
+        key = (u.media_id, u.source, u.track)
+        starts.setdefault(key, set()).add(u.start_ms)
+        ends[key] = max(ends.get(key, u.end_ms), u.end_ms)
+    return {key: (min(s), ends[key]) for key, s in starts.items() if len(s) >= MIN_FRAMED_UNITS}
+
+
+def framing(members: Sequence[Unit], edges: Mapping[tuple[str, str, str], tuple[int, int]]) -> float:
+    """The share of media (with streams long enough to tell) where the line opens or
+    closes the speech: greetings and sign-offs frame a video, script lines sit inside."""
+    framed: dict[str, bool] = {}
+    for u in members:
+        edge = edges.get((u.media_id, u.source, u.track))
+        if edge is not None:
+            at_edge = u.start_ms <= edge[0] or u.end_ms >= edge[1]
+            framed[u.media_id] = framed.get(u.media_id, False) or at_edge
+    return sum(framed.values()) / len(framed) if framed else 0.0
 
 
 def whole_sentences(units: Sequence[Unit]) -> set[str]:

@@ -573,3 +573,34 @@ def test_cluster_two_speakers_who_say_something_alike_by_chance_are_no_group():
     three = [*units, _unit("i2", 0, 1000, "My car broke down.")]
     matrix = np.vstack([vectors, (0.6 * topic + 0.8 * basis[5])[None, :]]).astype(np.float32)
     assert drop_coincidences([[0, 1, 6], [2, 3]], three, matrix, threshold=0.3) == [[0, 1, 6], [2, 3]]
+
+
+def test_cluster_a_shared_greeting_is_no_script_context():
+    from analyzer.cluster import drop_coincidences
+
+    rng = np.random.default_rng(24)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line_a, line_b, hello, topic, own = basis[:5]
+    units, vectors, groups = [], [], [[], [], []]
+
+    def say(g, media_id, start, direction):
+        if g is not None:
+            groups[g].append(len(units))
+        units.append(_unit(media_id, start, start + 900))
+        vectors.append(direction + rng.normal(scale=0.02, size=16))
+
+    for k in range(5):  # reciters open with a greeting, say lines A and B, then their own words
+        say(2, f"r{k}", 0, hello)
+        say(0, f"r{k}", 1000, line_a)
+        say(1, f"r{k}", 2000, line_b)
+        say(None, f"r{k}", 3000, rng.normal(size=16))
+    for k in range(2):  # independents who greet the same way, and say their own things
+        say(2, f"i{k}", 0, hello)
+        say(0 if k == 0 else None, f"i{k}", 1000, 0.6 * line_a + 0.8 * topic)  # i0: A's subject
+        say(None, f"i{k}", 2000, own)
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    out = drop_coincidences(groups, units, matrix, threshold=0.5)
+    independent = groups[0][-1]
+    # the greeting opens every video it is in: i0 saying it is no sign of reciting line B
+    assert out == [[i for i in groups[0] if i != independent], groups[1], groups[2]]
