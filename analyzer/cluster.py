@@ -759,13 +759,18 @@ def _mutual_best(count: int, a: np.ndarray, b: np.ndarray, weight: np.ndarray) -
 
 
 def _script_contexts(
-    groups: Sequence[Sequence[int]], units: Sequence[Unit], incidence: Any
+    groups: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    incidence: Any,
+    edges: Mapping[tuple[str, str, str], tuple[int, int]] | None,
 ) -> Callable[[int], np.ndarray]:
     """Per group: its script context, the groups whose media overlap its own by
     MIN_CO_RECITAL both ways (two media or more). A greeting or a sign-off frames the
     videos of every kind of speaker (``analyzer.units.framing``): saying it is no sign of
-    reciting anything, so it is no one's context."""
-    edges = stream_edges(units)
+    reciting anything, so it is no one's context. ``edges``: ``analyzer.units.stream_edges``
+    of ``units``, when the caller has them."""
+    if edges is None:
+        edges = stream_edges(units)
     framed = np.array([2 * framing([units[i] for i in g], edges) > 1 for g in groups], dtype=bool)
     sizes = np.asarray(incidence.sum(axis=1)).ravel()
     shared = (incidence @ incidence.T).tocsr()
@@ -893,6 +898,7 @@ def split_by_script(
     units: Sequence[Unit],
     vectors: np.ndarray,
     voices: Mapping[str, str] | None = None,
+    edges: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
 ) -> list[list[int]]:
     """Groups that hold one line of each of two scripts, cut in two.
 
@@ -911,7 +917,7 @@ def split_by_script(
     if count < 3:
         return [list(g) for g in groups]
     incidence, media_ids = _media_incidence(groups, units, voices)
-    context_of = _script_contexts(groups, units, incidence)
+    context_of = _script_contexts(groups, units, incidence, edges)
     voice = _voices(units, voices)
     out: list[list[int]] = []
     for g, members in enumerate(groups):
@@ -961,6 +967,7 @@ def drop_coincidences(
     vectors: np.ndarray,
     threshold: float,
     voices: Mapping[str, str] | None = None,
+    edges: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
 ) -> list[list[int]]:
     """Groups without the members that only resemble their line, judged by its script.
 
@@ -983,7 +990,7 @@ def drop_coincidences(
     if count < 2:
         return [list(g) for g in groups]
     incidence, media_ids = _media_incidence(groups, units, voices)
-    context_of = _script_contexts(groups, units, incidence)
+    context_of = _script_contexts(groups, units, incidence, edges)
     sizes = np.asarray(incidence.sum(axis=1)).ravel()
     by_media = incidence.T.tocsr()  # media x groups
     bar = (1.0 + threshold) / 2

@@ -334,14 +334,16 @@ def build_talking_points(
     media: Mapping[str, MediaInfo],
     generic_vectors: np.ndarray,
     options: ScoreOptions,
+    edges: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
 ) -> list[TalkingPoint]:
-    """Score each group and return talking points ranked strongest first."""
+    """Score each group and return talking points ranked strongest first (``edges``:
+    ``analyzer.units.stream_edges`` of ``units``, when the caller has them)."""
     scored: list[TalkingPoint] = []
     for group in groups:
         tp = _talking_point(list(group), units, vectors, media, generic_vectors, options)
         if tp is not None:
             scored.append(tp)
-    scored = _spread_over_scripts(scored, media, stream_edges(units))
+    scored = _spread_over_scripts(scored, media, stream_edges(units) if edges is None else edges)
     scored.sort(key=lambda t: (-t.score, -t.n_media, t.label))
     return [
         TalkingPoint(
@@ -378,11 +380,11 @@ def _spread_over_scripts(
     co-occur in the same media) and no one script holds ``MIN_SCRIPT_SHARE`` of them, its
     specificity is scaled by the largest share over that bar. Where its media recite one
     script, none holds that share, and it opens or closes the speech (``edges``, see
-    ``analyzer.units.framing``) in more than half of them, it frames videos of all kinds: its specificity
-    is scaled by twice the share it does not frame (every medium: 0). A line of a one-line
-    campaign, whose reciters recite no script, keeps its specificity: no evidence either
-    way (a clip may well open with its line); and so does a campaign's own opening line,
-    which most of its media (its reciters) say.
+    ``analyzer.units.framing``) in more than half of them, it frames videos of all kinds:
+    its specificity is scaled by twice the share it does not frame (every medium: 0). A
+    line of a one-line campaign, whose reciters recite no script, keeps its specificity:
+    no evidence either way (a clip may well open with its line); and so does a campaign's
+    own opening line, which most of its media (its reciters) say.
     """
     named = [replace(tp, id=f"p{i}") for i, tp in enumerate(points)]
     scripts = group_scripts(named, media)

@@ -702,7 +702,7 @@ def run_chorus(
     )
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
-    from analyzer.units import windows
+    from analyzer.units import stream_edges, windows
 
     started = time.perf_counter()
     options = ClusterOptions(link_threshold=threshold)
@@ -717,12 +717,13 @@ def run_chorus(
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free, duplicates)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
+    edges = stream_edges(every)
     groups = split_glued_lines(groups, every, every_vector)
-    groups = split_by_script(groups, every, every_vector, duplicates)
+    groups = split_by_script(groups, every, every_vector, duplicates, edges)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
-    groups = drop_coincidences(groups, every, every_vector, threshold, duplicates)
+    groups = drop_coincidences(groups, every, every_vector, threshold, duplicates, edges)
     points = build_talking_points(
-        groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
+        groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold), edges
     )
     index = {u.id: i for i, u in enumerate(every)}
     ranked = [[index[m.unit.id] for m in tp.members] for tp in points]

@@ -291,6 +291,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         identical_rows,
         normalise_text,
     )
+    from analyzer.units import stream_edges
 
     meter = PeakRss()
     out: dict[str, Any] = {"n": n}
@@ -317,13 +318,14 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     every = [*corpus.units, *spans]
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
     with meter.stage("parallel groups", stages):
+        edges = stream_edges(every)
         groups = split_glued_lines(groups, every, every_vectors)
-        groups = split_by_script(groups, every, every_vectors, duplicates)
+        groups = split_by_script(groups, every, every_vectors, duplicates, edges)
         groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
-        groups = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates)
+        groups = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates, edges)
     with meter.stage("score", stages):
         points = build_talking_points(
-            groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD)
+            groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD), edges
         )
     out["other_cuts"] = len(spans)
     out["stages"] = stages

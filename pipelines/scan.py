@@ -45,7 +45,7 @@ from analyzer.similarity import PairTable, candidate_pairs
 from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
 from analyzer.transcribe.base import cache_key, engine_for
-from analyzer.units import windows
+from analyzer.units import stream_edges, windows
 from pipelines.asr_batches import run_jobs
 from pipelines.executors import chosen_executor
 from pipelines.fingerprint_stage import fingerprint_matches
@@ -374,19 +374,20 @@ def corpus_stages(
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard], voices)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
+    edges = stream_edges(every)  # where each stream opens and closes (greetings frame it)
     # two lines of one script close in meaning, told apart by the reciters who say both
     groups = split_glued_lines(groups, every, every_vector)
     # two campaigns' lines on one subject, told apart by the scripts their media recite
-    groups = split_by_script(groups, every, every_vector, voices)
+    groups = split_by_script(groups, every, every_vector, voices, edges)
     # a line's recitals in two languages that no link joined: merged by their script
     mismatch = mismatch_threshold(options.embed_model)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
     # members that only resemble a line whose script their medium does not recite
-    groups = drop_coincidences(groups, every, every_vector, threshold, voices)
+    groups = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(
-        groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold)
+        groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold), edges
     )
     if progress:
         progress("score", len(groups), len(groups))
