@@ -312,6 +312,8 @@ COMMON_PAIR_LINES = 16
 # Offsets (stream position - line position) of a copy's shared word pairs fall in bands
 # this wide (each dropped, added or swapped word moves them by about one).
 _BAND = 4
+# references tried per group and band of offsets: those that share the most pairs there
+ALIGN_REFERENCES = 3
 
 
 def _tokens(text: str, language: str) -> list[tuple[str, int, int]]:
@@ -474,7 +476,10 @@ def aligned(
         # a copy shares word pairs with its line at one offset (a dropped or added word
         # shifts it by one): hits count per group and band of offsets (two
         # overlapping bands, so neighbouring offsets always share one)
-        hits: dict[tuple[int, int], list[int]] = {}  # (key, band) -> [count, first offset, reference]
+        # (key, band) -> (count, first offset, references that led there): a group may
+        # hold two lines that open alike ("Don't be worried." / "Don't be ashamed of
+        # yourself."), so each reference with a pair there is a candidate
+        hits: dict[tuple[int, int], tuple[list[int], Counter[int]]] = {}
         for i, pair in enumerate(pairwise(tokens)):
             entries = index.get((language, *pair), {})
             if len(entries) > COMMON_PAIR_LINES:
@@ -484,25 +489,28 @@ def aligned(
                 for band in (2 * (offset // _BAND), 2 * ((offset + _BAND // 2) // _BAND) + 1):
                     hit = hits.get((key, band))
                     if hit is None:
-                        hits[(key, band)] = [1, offset, r]
+                        hits[(key, band)] = ([1, offset], Counter({r: 1}))
                     else:
-                        hit[0] += 1
-                        hit[1] = min(hit[1], offset)
+                        hit[0][0] += 1
+                        hit[0][1] = min(hit[0][1], offset)
+                        hit[1][r] += 1
         least = 2 * MIN_PART_WORDS if unspaced else MIN_PART_WORDS
         best: dict[int, tuple[float, int, int]] = {}
         tried: set[tuple[int, int]] = set()
-        for shared_pairs, offset, r in hits.values():
-            length = len(ref_tokens[r])
-            if shared_pairs < max(2, rare[r] / 3) or (r, offset) in tried:
-                continue  # a near copy keeps a third of the line's word pairs ("of the" is no lead)
-            tried.add((r, offset))
-            lo = max(0, offset - _BAND)
-            score, a, b = _best_window(tokens[lo : offset + int(length * ALIGN_SPAN) + 2 * _BAND], counts[r])
-            a, b = a + lo, b + lo
-            if score < ALIGN_JACCARD or len(set(tokens[a:b]) & set(ref_tokens[r])) < least:
-                continue
-            if score > best.get(keys[r], (0.0, 0, 0))[0]:
-                best[keys[r]] = (score, a, b)
+        for (shared_pairs, offset), led in hits.values():
+            for r, _ in led.most_common(ALIGN_REFERENCES):
+                length = len(ref_tokens[r])
+                if shared_pairs < max(2, rare[r] / 3) or (r, offset) in tried:
+                    continue  # a near copy keeps a third of the line's word pairs ("of the" is no lead)
+                tried.add((r, offset))
+                lo = max(0, offset - _BAND)
+                hi = offset + int(length * ALIGN_SPAN) + 2 * _BAND
+                score, a, b = _best_window(tokens[lo:hi], counts[r])
+                a, b = a + lo, b + lo
+                if score < ALIGN_JACCARD or len(set(tokens[a:b]) & set(ref_tokens[r])) < least:
+                    continue
+                if score > best.get(keys[r], (0.0, 0, 0))[0]:
+                    best[keys[r]] = (score, a, b)
         sep = "" if unspaced else " "
         first = run[0]
         # one stretch of speech says one line: where the stretches found for two lines

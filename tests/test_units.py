@@ -190,6 +190,20 @@ def test_units_aligned_reads_unspaced_scripts_by_character_and_keeps_the_words_a
     assert sorted(u.text for u in found) == ["don't forget the harvest festival", "我们是自由的人民"]
 
 
+def test_units_aligned_tries_each_line_of_a_group_that_open_alike():
+    from analyzer.units import aligned
+
+    # one group (key 0) holds two lines that open with the same words; the first reference
+    # with "don t be" is the other line, whose stretch ("don t be") is half the line said
+    units = [
+        _unit("m1", 0, 2000, "Don't be worried about the harvest."),
+        _unit("m2", 0, 2000, "Don't be ashamed of yourself, my friend."),
+        _unit("m3", 0, 6000, "marilyn monroe died long ago don t be ashamed of yourself my friend i spent"),
+    ]
+    found = aligned(units, [False, False, True], units[:2], [0, 0])
+    assert [u.text for u in found] == ["don t be ashamed of yourself my friend"]
+
+
 def test_units_an_aligned_stretch_counts_repeated_words():
     from analyzer.units import _best_window
 
