@@ -420,6 +420,24 @@ def _channel_key(info: MediaInfo) -> str:
     return s.channel or s.uploader or s.handle or f"media:{info.duplicate_of or info.id}"
 
 
+def _cosine_to_own_medoid(block: np.ndarray, languages: Sequence[str], to_medoid: np.ndarray) -> np.ndarray:
+    """Each row's cosine to the medoid of the rows in its language (to the whole block's,
+    ``to_medoid``, for a language with one row)."""
+    out = to_medoid.astype(np.float64).copy()
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for pos, language in enumerate(languages):
+        by_language[language].append(pos)
+    if len(by_language) < 2:
+        return out
+    for rows in by_language.values():
+        if len(rows) < 2:
+            continue
+        sub = block[rows]
+        medoid = int(np.argmax(sub @ (sub.sum(axis=0) / len(rows))))
+        out[rows] = sub @ sub[medoid]
+    return out
+
+
 def _talking_point(
     group: list[int],
     units: Sequence[Unit],
@@ -453,10 +471,13 @@ def _talking_point(
             relation, similarity = "paraphrase", cosine
         evidence.append(Member(unit, round(min(1.0, similarity), 4), relation))
 
-    # Tightness on one scale (cosine to the medoid) for every member, whatever decided its
-    # relation; rescaled so the link threshold is 0 and identical meaning is 1.
+    # Tightness on one scale (cosine to a medoid) for every member, whatever decided its
+    # relation; rescaled so the link threshold is 0 and identical meaning is 1. A member
+    # is measured against its own language's medoid where two or more members say the
+    # line in it: a translation is no looser a recital for the model's lower cosine
+    # across languages, and a line recited in two languages is no less tight than one.
     threshold = options.semantic_threshold
-    mean_cosine = float(np.mean([to_medoid[pos] for pos in range(len(members))]))
+    mean_cosine = float(np.mean(_cosine_to_own_medoid(block, [u.language for u in members], to_medoid)))
     tightness = min(1.0, max(0.0, (mean_cosine - threshold) / (1.0 - threshold)))
 
     channels = {_channel_key(media[m]) for m in roots}

@@ -222,3 +222,32 @@ def test_coordination_a_line_that_opens_or_closes_every_video_frames_it():
     assert specificity["Greetings from the free valley!"] == 1.0
     assert specificity["We are free."] == 1.0
     assert points[-1].label == "Servus beinand!"
+
+
+def test_coordination_a_line_recited_in_two_languages_is_as_tight_as_in_one():
+    # the model puts a line's translations further apart than its copies: each language's
+    # recitals are measured against their own medoid, so a chorus in two languages does not
+    # rank below the same chorus in one
+    rng = np.random.default_rng(5)
+    english, french, loose = rng.normal(size=16), rng.normal(size=16), rng.normal(size=(4, 16))
+    units, vectors = [], []
+    for i in range(4):
+        units.append(_unit(i, f"m{i}", "We are free to live our lives the way we choose.", 0))
+        vectors.append(english + rng.normal(scale=0.05, size=16))
+        units.append(_unit(10 + i, f"f{i}", "Nous sommes libres de vivre comme nous le voulons.", 0, "fr"))
+        vectors.append(french + rng.normal(scale=0.05, size=16))
+    for i in range(4):  # one language, words that differ as much as the two languages do
+        units.append(_unit(20 + i, f"p{i}", f"Some loose paraphrase number {i} of a line.", 0))
+        vectors.append(english + french + 1.5 * loose[i])
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    media = {u.media_id: MediaInfo(u.media_id, Source(channel=u.media_id), 9000) for u in units}
+    options = ScoreOptions(semantic_threshold=0.3)
+    bilingual = build_talking_points([list(range(8))], units, matrix, media, np.zeros((0, 16)), options)[0]
+    english_only = build_talking_points([[0, 2, 4, 6]], units, matrix, media, np.zeros((0, 16)), options)[0]
+    assert bilingual.parts.tightness >= english_only.parts.tightness - 0.02
+    assert {m.relation for m in bilingual.members} == {"verbatim"}
+    # a loose group in one language stays loose: the rule reads languages, not spread
+    loose_group = [[0, 2, *range(8, 12)]]
+    paraphrased = build_talking_points(loose_group, units, matrix, media, np.zeros((0, 16)), options)[0]
+    assert paraphrased.parts.tightness < bilingual.parts.tightness - 0.2
