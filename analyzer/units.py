@@ -52,7 +52,8 @@ class Piece:
 
 
 @lru_cache(maxsize=32)
-def _sentencizer(language: str) -> Language:
+def _sentencizer(language: str) -> tuple[Language, frozenset[str]]:
+    """(spaCy pipeline that splits sentences, the tokenizer's special cases: "Mr.", "etc.")."""
     import spacy
 
     try:
@@ -60,22 +61,33 @@ def _sentencizer(language: str) -> Language:
     except (ImportError, KeyError, ValueError):  # no spaCy tokenizer for this language
         nlp = spacy.blank("xx")
     nlp.add_pipe("sentencizer")
-    return nlp
+    return nlp, frozenset(getattr(nlp.tokenizer, "rules", None) or ())  # Chinese: none
+
+
+def _keeps_its_full_stop(word: str, special: frozenset[str]) -> bool:
+    """A word whose sentence punctuation spaCy's tokenizer left on it though it is no
+    abbreviation: Arabic words with a combining mark ("باكراً.", tanween; "متشرّد.", shadda),
+    "शुक्रिया।". Special cases ("Mr."), dotted abbreviations ("U.S.") and one letter
+    ("I.", an initial) keep theirs."""
+    if len(word) < 2 or word[-1] not in SENTENCE_ENDS or word in special:
+        return False
+    body = word[:-1]
+    return "." not in body and (letters(body) >= 2 or unicodedata.category(body[-1]).startswith("M"))
 
 
 def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in ``text``.
 
-    spaCy's sentencizer ends a sentence at a punctuation token; its tokenizers keep a full
-    stop on a word that ends in a combining mark ("باكراً." in Arabic: tanween, "शुक्रिया।"),
-    so such a word also ends a sentence here.
+    spaCy's sentencizer ends a sentence at a punctuation token; its tokenizers keep the
+    full stop on some words that are no abbreviation (``_keeps_its_full_stop``), and such
+    a word also ends a sentence here.
     """
-    doc = _sentencizer(language)(text)
+    nlp, special = _sentencizer(language)
+    doc = nlp(text)
     cuts = {sent.start_char for sent in doc.sents}
     for token in doc[:-1]:
-        word = token.text
-        if len(word) > 1 and word[-1] in SENTENCE_ENDS and unicodedata.category(word[-2]).startswith("M"):
-            cuts.add(token.idx + len(word))
+        if _keeps_its_full_stop(token.text, special):
+            cuts.add(token.idx + len(token.text))
     bounds = sorted(cuts | {len(text)})
     spans = []
     for start, end in pairwise(bounds):

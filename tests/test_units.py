@@ -223,5 +223,15 @@ def test_units_a_word_ending_in_a_combining_mark_ends_its_sentence():
     # spaCy's Arabic tokenizer keeps the full stop on a word with tanween ("باكراً.")
     text = "لنذهب باكراً. سيكون سامي بخير."
     assert [text[a:b] for a, b in split_sentences(text, "ar")] == ["لنذهب باكراً.", "سيكون سامي بخير."]
+    # or with a shadda inside it
+    text = "أطلق سامي النّار على كلب متشرّد. لنذهب باكراً."
+    first, second = "أطلق سامي النّار على كلب متشرّد.", "لنذهب باكراً."
+    assert [text[a:b] for a, b in split_sentences(text, "ar")] == [first, second]
+    # abbreviations and initials keep their full stop
+    dotted = "He lives in the U.S. now. Ask Dr. Who about J. Smith and so on."
+    assert [dotted[a:b] for a, b in split_sentences(dotted, "en")] == [
+        "He lives in the U.S. now.",
+        "Ask Dr. Who about J. Smith and so on.",
+    ]
     english = "Hello Mr. Smith. How are you?"
     assert [english[a:b] for a, b in split_sentences(english, "en")] == ["Hello Mr. Smith.", "How are you?"]
