@@ -218,6 +218,34 @@ def test_cluster_an_aligned_stretch_outranks_an_unpunctuated_unit_but_not_a_sent
     assert attach_alternatives(groups, said, vectors, [stretch], fits, 0.5, [True]) == groups
 
 
+def test_cluster_an_alternative_is_judged_by_the_recitals_in_its_language():
+    from analyzer.cluster import attach_alternatives
+    from analyzer.records import Unit
+
+    rng = np.random.default_rng(12)
+    e = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    english = e[0]
+    arabic = 0.55 * e[0] + np.sqrt(1 - 0.55**2) * e[1]  # a translation: cosine 0.55
+    piece = 0.85 * e[0] + np.sqrt(1 - 0.85**2) * e[2]  # the line's first words
+    vectors = np.vstack(
+        [_cloud(rng, english, 3, 0.01), _cloud(rng, arabic, 3, 0.01), _cloud(rng, piece, 2, 0.01)]
+    ).astype(np.float32)
+
+    def unit(media, start, end, text, language="en"):
+        return Unit(f"{media}-{start}", media, start, end, text, language, "asr", "asr")
+
+    units = [unit(f"e{i}", 0, 2000, "The sea was raging against them.") for i in range(3)]
+    units += [unit(f"a{i}", 0, 2000, "كان البحر هائجا ضدهم.", "ar") for i in range(3)]
+    units += [unit("m8", 0, 1000, "the sea was raging"), unit("m9", 0, 1000, "the sea was raging")]
+    groups = [[0, 1, 2, 3, 4, 5], [6, 7]]  # the line in two languages; two media's first words
+    stretch = unit("m8", 0, 2000, "the sea was raging against them")  # found word for word in m8
+    fits = _cloud(rng, english, 1, 0.01).astype(np.float32)
+    # averaged with the Arabic recitals the line's group agrees 0.78, the pieces 0.85; with
+    # the English recitals the line's group agrees 1.0: the stretch joins its line
+    out = attach_alternatives(groups, units, vectors, [stretch], fits, 0.5, [True])
+    assert out == [[0, 1, 2, 3, 4, 5, 8]]  # the piece it replaced leaves; m9's alone is no group
+
+
 def test_cluster_a_line_split_by_language_merges_by_its_script():
     from analyzer.cluster import merge_parallel_groups
 
