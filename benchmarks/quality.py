@@ -720,6 +720,7 @@ def run_chorus(
     edges = stream_edges(every)
     groups = split_glued_lines(groups, every, every_vector)
     groups = split_by_script(groups, every, every_vector, duplicates, edges)
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free, duplicates)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
     groups = drop_coincidences(groups, every, every_vector, threshold, duplicates, edges)
     points = build_talking_points(

@@ -321,6 +321,9 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         edges = stream_edges(every)
         groups = split_glued_lines(groups, every, every_vectors)
         groups = split_by_script(groups, every, every_vectors, duplicates, edges)
+        groups = attach_alternatives(
+            groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free, duplicates
+        )
         groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
         groups = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates, edges)
     with meter.stage("score", stages):

@@ -379,6 +379,8 @@ def corpus_stages(
     groups = split_glued_lines(groups, every, every_vector)
     # two campaigns' lines on one subject, told apart by the scripts their media recite
     groups = split_by_script(groups, every, every_vector, voices, edges)
+    # the cuts that found no place in a group of two lines may fit one of its halves
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard], voices)
     # a line's recitals in two languages that no link joined: merged by their script
     mismatch = mismatch_threshold(options.embed_model)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)

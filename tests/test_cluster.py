@@ -246,6 +246,28 @@ def test_cluster_an_alternative_is_judged_by_the_recitals_in_its_language():
     assert out == [[0, 1, 2, 3, 4, 5, 8]]  # the piece it replaced leaves; m9's alone is no group
 
 
+def test_cluster_a_second_round_places_what_the_first_could_not_and_keeps_what_it_placed():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(13)
+    e = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    first, second = e[0], 0.3 * e[0] + np.sqrt(1 - 0.09) * e[1]  # two lines of one script
+    vectors = np.vstack([_cloud(rng, first, 3, 0.01), _cloud(rng, second, 3, 0.01)]).astype(np.float32)
+    units = [_unit(f"m{i}", 0, 2000) for i in range(6)] + [_unit("m8", 0, 6000, "x y z w")]
+    vectors = np.vstack([vectors, _cloud(rng, first + second, 1, 0.0)]).astype(np.float32)
+    cuts = [_unit("m8", 0, 3000, "x y"), _unit("m8", 3000, 6000, "z w")]  # m8's unit in two parts
+    cut_vectors = np.vstack([_cloud(rng, first, 1, 0.01), _cloud(rng, second, 1, 0.01)]).astype(np.float32)
+    # the two lines glued in one group: each part agrees with it 0.65 on average, under the bar
+    glued = [[0, 1, 2, 3, 4, 5]]
+    assert attach_alternatives(glued, units, vectors, cuts, cut_vectors, 0.7) == glued
+    # once split, each part finds its line, taking the unit's place
+    split = [[0, 1, 2], [3, 4, 5]]
+    assert attach_alternatives(split, units, vectors, cuts, cut_vectors, 0.7) == [[0, 1, 2, 7], [3, 4, 5, 8]]
+    # a part placed in an earlier round stays where it is, once
+    placed = [[0, 1, 2, 7], [3, 4, 5]]
+    assert attach_alternatives(placed, units, vectors, cuts, cut_vectors, 0.7) == [[0, 1, 2, 7], [3, 4, 5, 8]]
+
+
 def test_cluster_a_line_split_by_language_merges_by_its_script():
     from analyzer.cluster import merge_parallel_groups
 
