@@ -420,22 +420,23 @@ def _channel_key(info: MediaInfo) -> str:
     return s.channel or s.uploader or s.handle or f"media:{info.duplicate_of or info.id}"
 
 
-def _cosine_to_own_medoid(block: np.ndarray, languages: Sequence[str], to_medoid: np.ndarray) -> np.ndarray:
-    """Each row's cosine to the medoid of the rows in its language (to the whole block's,
-    ``to_medoid``, for a language with one row)."""
+def _language_medoids(
+    block: np.ndarray, languages: Sequence[str], to_medoid: np.ndarray
+) -> tuple[np.ndarray, list[int]]:
+    """(each row's cosine to the medoid of the rows in its language, those medoids' rows).
+    A language with one row is measured against the whole block's medoid (``to_medoid``)."""
     out = to_medoid.astype(np.float64).copy()
     by_language: dict[str, list[int]] = defaultdict(list)
     for pos, language in enumerate(languages):
         by_language[language].append(pos)
-    if len(by_language) < 2:
-        return out
+    medoids: list[int] = []
     for rows in by_language.values():
-        if len(rows) < 2:
-            continue
         sub = block[rows]
         medoid = int(np.argmax(sub @ (sub.sum(axis=0) / len(rows))))
-        out[rows] = sub @ sub[medoid]
-    return out
+        medoids.append(rows[medoid])
+        if len(rows) >= 2 and len(by_language) >= 2:
+            out[rows] = sub @ sub[medoid]
+    return out, medoids
 
 
 def _talking_point(
@@ -477,14 +478,19 @@ def _talking_point(
     # line in it: a translation is no looser a recital for the model's lower cosine
     # across languages, and a line recited in two languages is no less tight than one.
     threshold = options.semantic_threshold
-    mean_cosine = float(np.mean(_cosine_to_own_medoid(block, [u.language for u in members], to_medoid)))
+    cosines, medoids = _language_medoids(block, [u.language for u in members], to_medoid)
+    mean_cosine = float(np.mean(cosines))
     tightness = min(1.0, max(0.0, (mean_cosine - threshold) / (1.0 - threshold)))
 
     channels = {_channel_key(media[m]) for m in roots}
     breadth = 0.5 * (1 - math.exp(-(len(roots) - 1) / 3)) + 0.5 * (1 - math.exp(-(len(channels) - 1) / 3))
 
     generic = float(np.max(generic_vectors @ vectors[group[medoid]])) if len(generic_vectors) else 0.0
-    length = min(1.0, content_words(centre.text, centre.language) / options.content_words_full)
+    # stop-word lists differ by language ("This is what you must do." has no content word
+    # in English, "Это то, что вы должны сделать." has): a line has the content it has in
+    # the language that shows most, each language read at its medoid
+    said = max(content_words(members[pos].text, members[pos].language) for pos in medoids)
+    length = min(1.0, said / options.content_words_full)
     # a filler ("okay", "you know") is said again and again in one medium; a script line
     # is recited once (its subtitles and its speech are two sources, not a repeat): the
     # share of media that repeat it in one source is taken off

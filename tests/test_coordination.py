@@ -251,3 +251,20 @@ def test_coordination_a_line_recited_in_two_languages_is_as_tight_as_in_one():
     loose_group = [[0, 2, *range(8, 12)]]
     paraphrased = build_talking_points(loose_group, units, matrix, media, np.zeros((0, 16)), options)[0]
     assert paraphrased.parts.tightness < bilingual.parts.tightness - 0.2
+
+
+def test_coordination_a_line_has_the_content_words_it_has_in_any_of_its_languages():
+    # English's stop words cover all of "This is what you must do."; Russian's leave words
+    rng = np.random.default_rng(6)
+    line = rng.normal(size=16)
+    units = [_unit(i, f"e{i}", "This is what you must do.", 0) for i in range(4)]
+    units += [_unit(10 + i, f"r{i}", "Это то, что вы должны сделать.", 0, "ru") for i in range(3)]
+    vectors = np.array([line + rng.normal(scale=0.01 if i < 4 else 0.1, size=16) for i in range(7)])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    media = {u.media_id: MediaInfo(u.media_id, Source(channel=u.media_id), 9000) for u in units}
+    options = ScoreOptions(semantic_threshold=0.5)
+    both = build_talking_points([list(range(7))], units, vectors, media, np.zeros((0, 16)), options)[0]
+    assert both.label == "This is what you must do."  # the English recitals are the medoid
+    assert both.parts.specificity == 1.0
+    english = build_talking_points([[0, 1, 2, 3]], units, vectors, media, np.zeros((0, 16)), options)[0]
+    assert english.parts.specificity == 0.0
