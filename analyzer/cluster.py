@@ -22,7 +22,7 @@ is O(pairs + dense_max^2).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -699,6 +699,7 @@ def merge_parallel_groups(
     floor: float,
     k: int = 5,
     voices: Mapping[str, str] | None = None,
+    only: Collection[int] | None = None,
 ) -> list[list[int]]:
     """Groups of one line recited in two languages (or two wordings), merged by their script.
 
@@ -714,6 +715,9 @@ def merge_parallel_groups(
     often split by language the same way, so in the profiles each such pair of closest
     groups counts as one line (benchmarks/quality.py: pair F1 0.878 -> 0.891 and
     0.839 -> 0.869 on seeds 7 and 11).
+
+    ``only``: the groups that may merge (with any group); the others' pairs are left as
+    they are (a second round for new groups must not redo the first one's decisions).
     """
     from scipy.sparse import csr_matrix
 
@@ -726,6 +730,10 @@ def merge_parallel_groups(
     centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
     qa, qb = _candidate_groups(centroids.astype(np.float32), centroids, np.ones(count), floor, k + 1)
     keep = qa != qb
+    if only is not None:
+        may = np.zeros(count, dtype=bool)
+        may[list(only)] = True
+        keep &= may[qa] | may[qb]
     qa, qb = qa[keep], qb[keep]
     cosine = np.einsum("ij,ij->i", centroids[qa], centroids[qb])
     keep = cosine >= floor
@@ -1062,4 +1070,37 @@ def drop_coincidences(
         ]
         if len(set(_voices([units[i] for i in keep], voices))) >= 2:
             out.append(keep)
+    return out
+
+
+def said_alike(
+    before: Sequence[Sequence[int]],
+    after: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    threshold: float,
+    voices: Mapping[str, str] | None = None,
+) -> list[list[int]]:
+    """The members that left each group of ``before`` (in no group of ``after``: ``drop_
+    coincidences``) and agree with another voice among them at least halfway from
+    ``threshold`` to identical meaning, as groups of their own where two or more voices
+    say it. Not coincidences, then, but another line that sat near this one: the
+    reciters of another campaign's "Let's go early, shall we?" grouped with "We are
+    leaving early tomorrow." and left it together (benchmarks/quality.py). ``merge_
+    parallel_groups`` (``only`` these) then finds their recitals in other languages.
+    """
+    bar = (1.0 + threshold) / 2
+    staying = {i for g in after for i in g}
+    out: list[list[int]] = []
+    for group in before:
+        left = [i for i in group if i not in staying]
+        if len(left) < 2:
+            continue
+        idx = np.asarray(left, dtype=np.int64)
+        block = vectors[idx].astype(np.float64)
+        media = np.array(_voices([units[i] for i in left], voices))
+        close = (block @ block.T >= bar) & (media[:, None] != media[None, :])
+        alike = close.any(axis=1)
+        if len(set(media[alike].tolist())) >= 2:
+            out.append(sorted(idx[alike].tolist()))
     return out

@@ -697,6 +697,7 @@ def run_chorus(
         group_units,
         merge_parallel_groups,
         other_cuts,
+        said_alike,
         split_by_script,
         split_glued_lines,
     )
@@ -722,7 +723,12 @@ def run_chorus(
     groups = split_by_script(groups, every, every_vector, duplicates, edges)
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free, duplicates)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
-    groups = drop_coincidences(groups, every, every_vector, threshold, duplicates, edges)
+    kept = drop_coincidences(groups, every, every_vector, threshold, duplicates, edges)
+    alike = said_alike(groups, kept, every, every_vector, threshold, duplicates)
+    only = range(len(kept), len(kept) + len(alike))
+    groups = merge_parallel_groups(
+        [*kept, *alike], every, every_vector, mismatch, voices=duplicates, only=only
+    )
     points = build_talking_points(
         groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold), edges
     )

@@ -279,6 +279,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         drop_coincidences,
         group_units,
         merge_parallel_groups,
+        said_alike,
         split_by_script,
         split_glued_lines,
     )
@@ -325,7 +326,12 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
             groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free, duplicates
         )
         groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
-        groups = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates, edges)
+        kept = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates, edges)
+        alike = said_alike(groups, kept, every, every_vectors, THRESHOLD, duplicates)
+        only = range(len(kept), len(kept) + len(alike))
+        groups = merge_parallel_groups(
+            [*kept, *alike], every, every_vectors, MISMATCH, voices=duplicates, only=only
+        )
     with meter.stage("score", stages):
         points = build_talking_points(
             groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD), edges

@@ -21,6 +21,7 @@ from analyzer.cluster import (
     group_units,
     merge_parallel_groups,
     other_cuts,
+    said_alike,
     split_by_script,
     split_glued_lines,
 )
@@ -385,7 +386,11 @@ def corpus_stages(
     mismatch = mismatch_threshold(options.embed_model)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
     # members that only resemble a line whose script their medium does not recite
-    groups = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
+    kept = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
+    # those that left together saying one thing are a line of their own (another campaign's)
+    alike = said_alike(groups, kept, every, every_vector, threshold, voices)
+    only = range(len(kept), len(kept) + len(alike))
+    groups = merge_parallel_groups([*kept, *alike], every, every_vector, mismatch, voices=voices, only=only)
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from analyzer.cluster import ClusterOptions, group_units
@@ -344,6 +346,48 @@ def test_cluster_a_same_topic_sentence_outside_the_script_leaves_a_lone_recital_
     independent = groups[0][5]
     assert out == [[i for i in groups[0] if i != independent], groups[1], groups[2]]
     assert drop_coincidences(groups[:1], units, matrix, 0.5) == groups[:1]  # alone: no script known
+
+
+def test_cluster_those_who_leave_a_line_together_saying_one_thing_are_a_line_of_their_own():
+    from analyzer.cluster import drop_coincidences, merge_parallel_groups, said_alike
+
+    rng = np.random.default_rng(14)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line_a, line_b, other, topic, x1, x2, y1, y2 = basis[:8]
+    units, vectors, groups = [], [], [[], [], [], [], [], []]
+
+    def say(g, media_id, direction, noise=0.02, language="en"):
+        groups[g].append(len(units))
+        units.append(replace(_unit(media_id, 1000 * len(units), 1000 * len(units) + 900), language=language))
+        vectors.append(direction + rng.normal(scale=noise, size=16))
+
+    for k in range(10):  # ten reciters say lines A and B of one script
+        say(0, f"r{k}", line_a)
+        say(1, f"r{k}", line_b)
+    near = 0.6 * line_a + 0.8 * other  # another campaign's line on A's subject: cosine 0.6
+    for k in range(3):  # three of its English reciters were grouped with A
+        say(0, f"o{k}", near, 0.01)
+        say(2, f"o{k}", x1)  # and say two more lines of their script
+        say(3, f"o{k}", x2)
+    for k in range(3):  # its Arabic reciters: the line (cosine 0.5 to the English), the script
+        say(4, f"a{k}", 0.5 * near + np.sqrt(0.75) * topic, 0.01, "ar")
+        say(2, f"a{k}", x1, language="ar")
+        say(3, f"a{k}", x2, language="ar")
+    say(5, "s0", y1)  # and two independents on nothing in particular
+    say(5, "s1", y2)
+    say(0, "i0", 0.6 * line_a + 0.8 * topic, 0.0)  # an independent on A's subject
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    kept = drop_coincidences(groups, units, matrix, threshold=0.5)
+    leavers = [i for i in groups[0] if units[i].media_id.startswith("o")]
+    assert kept[0] == [i for i in groups[0] if units[i].media_id.startswith("r")]
+    alike = said_alike(groups, kept, units, matrix, threshold=0.5)
+    assert alike == [leavers]  # the independent, alike with no one, is in none
+    merged = merge_parallel_groups([*kept, *alike], units, matrix, 0.21, only=[len(kept)])
+    assert sorted(leavers + groups[4]) in merged  # with its Arabic recitals
+    assert kept[0] in merged and kept[1] in merged
+    # the groups not named in ``only`` keep the first round's decisions
+    assert merge_parallel_groups([*kept, *alike], units, matrix, 0.21, only=[]) == [*kept, *alike]
 
 
 def test_cluster_a_lone_translation_is_not_judged_as_a_coincidence():
