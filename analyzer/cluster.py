@@ -913,6 +913,64 @@ def _split_glued(
 MIN_CO_RECITAL = 1 / 3
 
 
+def drop_asides(
+    groups: Sequence[Sequence[int]],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    threshold: float,
+    voices: Mapping[str, str] | None = None,
+) -> list[list[int]]:
+    """Groups without the sentences their reciters add of their own near the line.
+
+    Where most voices say a line once, a stream that holds two different members of a
+    group holds the line and an aside on its subject ("So far there has been no news."
+    said before "The chances are that he has not heard the news yet.", or a greeting
+    glued to the line it opens): the member that agrees best with the other voices
+    stays, the others leave unless they agree at least halfway from ``threshold`` to
+    identical meaning (a line said twice). A line of two sentences, which most voices
+    say in two members, keeps both (benchmarks/quality.py: pair precision +0.006 to
+    +0.017 on seeds 5, 7 and 11). A group left with one voice is dropped.
+    """
+    bar = (1.0 + threshold) / 2
+    out: list[list[int]] = []
+    for members in groups:
+        kept = _without_asides(members, units, vectors, bar, voices)
+        if len(set(_voices([units[i] for i in kept], voices))) >= 2:
+            out.append(kept)
+    return out
+
+
+def _without_asides(
+    members: Sequence[int],
+    units: Sequence[Unit],
+    vectors: np.ndarray,
+    bar: float,
+    voices: Mapping[str, str] | None,
+) -> list[int]:
+    """``members`` without the asides (see ``drop_asides``)."""
+    if len(members) < 3:
+        return list(members)
+    idx = np.asarray(members, dtype=np.int64)
+    block = vectors[idx].astype(np.float64)
+    media = np.array(_voices([units[i] for i in members], voices))
+    names, inverse = np.unique(media, return_inverse=True)
+    if len(names) < 3 or np.sum(np.bincount(inverse) == 1) * 2 <= len(names):
+        return list(members)
+    own = _group_sums(inverse, block, len(names))[inverse]
+    others = len(idx) - np.bincount(inverse)[inverse]
+    agree = np.einsum("ij,ij->i", block, block.sum(axis=0) - own) / np.maximum(others, 1)
+    streams: dict[tuple[str, str, str], list[int]] = {}
+    for k, i in enumerate(members):
+        u = units[i]
+        streams.setdefault((u.media_id, u.source, u.track), []).append(k)
+    aside: set[int] = set()
+    for said in streams.values():
+        if len(said) >= 2:
+            best = max(said, key=lambda k: agree[k])
+            aside.update(k for k in said if k != best and agree[k] < bar)
+    return [i for k, i in enumerate(members) if k not in aside]
+
+
 def _two_say_it_alike(
     members: Sequence[int],
     units: Sequence[Unit],

@@ -693,6 +693,7 @@ def run_chorus(
     from analyzer.cluster import (
         ClusterOptions,
         attach_alternatives,
+        drop_asides,
         drop_coincidences,
         group_units,
         merge_parallel_groups,
@@ -723,6 +724,7 @@ def run_chorus(
     groups = split_by_script(groups, every, every_vector, duplicates, edges)
     groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free, duplicates)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
+    groups = drop_asides(groups, every, every_vector, threshold, duplicates)
     kept = drop_coincidences(groups, every, every_vector, threshold, duplicates, edges)
     alike = said_alike(groups, kept, every, every_vector, threshold, duplicates)
     only = range(len(kept), len(kept) + len(alike))

@@ -276,6 +276,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     from analyzer.cluster import (
         ClusterOptions,
         attach_alternatives,
+        drop_asides,
         drop_coincidences,
         group_units,
         merge_parallel_groups,
@@ -326,6 +327,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
             groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free, duplicates
         )
         groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
+        groups = drop_asides(groups, every, every_vectors, THRESHOLD, duplicates)
         kept = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates, edges)
         alike = said_alike(groups, kept, every, every_vectors, THRESHOLD, duplicates)
         only = range(len(kept), len(kept) + len(alike))

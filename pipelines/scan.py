@@ -17,6 +17,7 @@ from analyzer import models
 from analyzer.cluster import (
     ClusterOptions,
     attach_alternatives,
+    drop_asides,
     drop_coincidences,
     group_units,
     merge_parallel_groups,
@@ -385,6 +386,8 @@ def corpus_stages(
     # a line's recitals in two languages that no link joined: merged by their script
     mismatch = mismatch_threshold(options.embed_model)
     groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
+    # a reciter's own sentence said next to the line, where most voices say it once
+    groups = drop_asides(groups, every, every_vector, threshold, voices)
     # members that only resemble a line whose script their medium does not recite
     kept = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
     # those that left together saying one thing are a line of their own (another campaign's)

@@ -390,6 +390,37 @@ def test_cluster_those_who_leave_a_line_together_saying_one_thing_are_a_line_of_
     assert merge_parallel_groups([*kept, *alike], units, matrix, 0.21, only=[]) == [*kept, *alike]
 
 
+def test_cluster_a_reciters_aside_next_to_the_line_leaves_a_line_of_two_sentences_stays():
+    from analyzer.cluster import drop_asides
+
+    rng = np.random.default_rng(15)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    line, aside, half = basis[:3]
+    units, vectors = [], []
+
+    def say(media_id, start, direction, noise=0.02, source="asr"):
+        units.append(replace(_unit(media_id, start, start + 900), source=source))
+        vectors.append(direction + rng.normal(scale=noise, size=16))
+        return len(units) - 1
+
+    group = [say(f"r{k}", 5000, line) for k in range(5)]  # five voices say the line once
+    group.append(say("r5", 1000, 0.7 * line + np.sqrt(0.51) * aside, 0.0))  # r5: an aside first
+    group.append(say("r5", 5000, line))
+    group.append(say("r0", 5000, line, source="subtitle"))  # the same line in r0's subtitles
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    assert drop_asides([group], units, matrix, threshold=0.5) == [[i for i in group if i != 5]]
+    # a line of two sentences: most voices say it in two members, both stay
+    units, vectors = [], []
+    two = []
+    for k in range(4):
+        two += [say(f"t{k}", 1000, line), say(f"t{k}", 3000, 0.7 * line + np.sqrt(0.51) * half, 0.0)]
+    two.append(say("t9", 1000, line))
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    assert drop_asides([two], units, matrix, threshold=0.5) == [two]
+
+
 def test_cluster_a_lone_translation_is_not_judged_as_a_coincidence():
     from dataclasses import replace
 
