@@ -1162,3 +1162,45 @@ def said_alike(
         if len(set(media[alike].tolist())) >= 2:
             out.append(sorted(idx[alike].tolist()))
     return out
+
+
+def refine_groups(
+    groups: Sequence[Sequence[int]],
+    every: Sequence[Unit],
+    every_vector: np.ndarray,
+    count: int,
+    free: Sequence[bool],
+    threshold: float,
+    mismatch: float,
+    voices: Mapping[str, str] | None = None,
+    edges: Mapping[tuple[str, str, str], tuple[int, int]] | None = None,
+) -> list[list[int]]:
+    """The stages after ``attach_alternatives``, in the order a scan runs them.
+
+    ``every``: the sentence units (the first ``count``), then their other cuts
+    (``free``: per cut, whether it may enter a group alone, see ``attach_alternatives``);
+    ``groups`` index it. Two lines of one script close in meaning are told apart by the
+    reciters who say both (``split_glued_lines``), two campaigns' lines on one subject by
+    the scripts their media recite (``split_by_script``); the cuts that found no place in a
+    group of two lines then try its halves; a line's recitals in two languages that no
+    link joined merge by their script (``merge_parallel_groups``); a reciter's own
+    sentence next to the line leaves (``drop_asides``), and so do members that only
+    resemble a line whose script their medium does not recite (``drop_coincidences``);
+    those who left together saying one thing are a line of their own (``said_alike``),
+    merged with its recitals in another language where they are found.
+    ``threshold``, ``mismatch``: the model's link and mismatch thresholds;
+    ``voices``: re-upload -> original; ``edges``: ``analyzer.units.stream_edges(every)``.
+    """
+    if edges is None:
+        edges = stream_edges(every)
+    units, vectors = every[:count], every_vector[:count]
+    cuts, cut_vectors = every[count:], every_vector[count:]
+    groups = split_glued_lines(groups, every, every_vector)
+    groups = split_by_script(groups, every, every_vector, voices, edges)
+    groups = attach_alternatives(groups, units, vectors, cuts, cut_vectors, threshold, free, voices)
+    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
+    groups = drop_asides(groups, every, every_vector, threshold, voices)
+    kept = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
+    alike = said_alike(groups, kept, every, every_vector, threshold, voices)
+    only = range(len(kept), len(kept) + len(alike))
+    return merge_parallel_groups([*kept, *alike], every, every_vector, mismatch, voices=voices, only=only)

@@ -690,18 +690,7 @@ def run_chorus(
     ``embed`` embeds the other cuts of the same speech (analyzer.units.windows and parts);
     the result's groups index its own ``units`` (the sentence units, then those cuts).
     """
-    from analyzer.cluster import (
-        ClusterOptions,
-        attach_alternatives,
-        drop_asides,
-        drop_coincidences,
-        group_units,
-        merge_parallel_groups,
-        other_cuts,
-        said_alike,
-        split_by_script,
-        split_glued_lines,
-    )
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, other_cuts, refine_groups
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import candidate_pairs
     from analyzer.units import stream_edges, windows
@@ -720,17 +709,8 @@ def run_chorus(
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors])
     edges = stream_edges(every)
-    groups = split_glued_lines(groups, every, every_vector)
-    groups = split_by_script(groups, every, every_vector, duplicates, edges)
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free, duplicates)
-    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=duplicates)
-    groups = drop_asides(groups, every, every_vector, threshold, duplicates)
-    kept = drop_coincidences(groups, every, every_vector, threshold, duplicates, edges)
-    alike = said_alike(groups, kept, every, every_vector, threshold, duplicates)
-    only = range(len(kept), len(kept) + len(alike))
-    groups = merge_parallel_groups(
-        [*kept, *alike], every, every_vector, mismatch, voices=duplicates, only=only
-    )
+    count = len(units)
+    groups = refine_groups(groups, every, every_vector, count, free, threshold, mismatch, duplicates, edges)
     points = build_talking_points(
         groups, every, every_vector, infos, generic, ScoreOptions(semantic_threshold=threshold), edges
     )

@@ -273,17 +273,7 @@ def _units_of(corpus: Any, media_id: str) -> np.ndarray:
 def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> dict[str, Any]:
     from synthetic import generate
 
-    from analyzer.cluster import (
-        ClusterOptions,
-        attach_alternatives,
-        drop_asides,
-        drop_coincidences,
-        group_units,
-        merge_parallel_groups,
-        said_alike,
-        split_by_script,
-        split_glued_lines,
-    )
+    from analyzer.cluster import ClusterOptions, attach_alternatives, group_units, refine_groups
     from analyzer.coordination import ScoreOptions, build_talking_points, find_reuploads
     from analyzer.similarity import (
         IdenticalClasses,
@@ -321,19 +311,9 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
     with meter.stage("parallel groups", stages):
         edges = stream_edges(every)
-        groups = split_glued_lines(groups, every, every_vectors)
-        groups = split_by_script(groups, every, every_vectors, duplicates, edges)
-        groups = attach_alternatives(
-            groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free, duplicates
-        )
-        groups = merge_parallel_groups(groups, every, every_vectors, MISMATCH, voices=duplicates)
-        groups = drop_asides(groups, every, every_vectors, THRESHOLD, duplicates)
-        kept = drop_coincidences(groups, every, every_vectors, THRESHOLD, duplicates, edges)
-        alike = said_alike(groups, kept, every, every_vectors, THRESHOLD, duplicates)
-        only = range(len(kept), len(kept) + len(alike))
-        groups = merge_parallel_groups(
-            [*kept, *alike], every, every_vectors, MISMATCH, voices=duplicates, only=only
-        )
+        count = len(corpus.units)
+        refine = (free, THRESHOLD, MISMATCH, duplicates, edges)
+        groups = refine_groups(groups, every, every_vectors, count, *refine)
     with meter.stage("score", stages):
         points = build_talking_points(
             groups, every, every_vectors, corpus.media, corpus.generic, ScoreOptions(THRESHOLD), edges

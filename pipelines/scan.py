@@ -17,14 +17,9 @@ from analyzer import models
 from analyzer.cluster import (
     ClusterOptions,
     attach_alternatives,
-    drop_asides,
-    drop_coincidences,
     group_units,
-    merge_parallel_groups,
     other_cuts,
-    said_alike,
-    split_by_script,
-    split_glued_lines,
+    refine_groups,
 )
 from analyzer.coordination import (
     GENERIC_PHRASES,
@@ -373,27 +368,15 @@ def corpus_stages(
     heard = ~guessed_asr_units(store, spans)  # a guessed transcript's meaning is no evidence
     spans = [u for u, keep in zip(spans, heard, strict=True) if keep]
     span_vectors = span_vectors[heard]
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard], voices)
+    alone = free[heard]
+    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, alone, voices)
     every = [*units, *spans]
     every_vector = np.concatenate([vectors, span_vectors]) if spans else vectors
     edges = stream_edges(every)  # where each stream opens and closes (greetings frame it)
-    # two lines of one script close in meaning, told apart by the reciters who say both
-    groups = split_glued_lines(groups, every, every_vector)
-    # two campaigns' lines on one subject, told apart by the scripts their media recite
-    groups = split_by_script(groups, every, every_vector, voices, edges)
-    # the cuts that found no place in a group of two lines may fit one of its halves
-    groups = attach_alternatives(groups, units, vectors, spans, span_vectors, threshold, free[heard], voices)
-    # a line's recitals in two languages that no link joined: merged by their script
+    # glued lines and two campaigns' lines split, cuts placed again, parallel groups merged,
+    # asides and coincidences out (analyzer.cluster.refine_groups)
     mismatch = mismatch_threshold(options.embed_model)
-    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
-    # a reciter's own sentence said next to the line, where most voices say it once
-    groups = drop_asides(groups, every, every_vector, threshold, voices)
-    # members that only resemble a line whose script their medium does not recite
-    kept = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
-    # those that left together saying one thing are a line of their own (another campaign's)
-    alike = said_alike(groups, kept, every, every_vector, threshold, voices)
-    only = range(len(kept), len(kept) + len(alike))
-    groups = merge_parallel_groups([*kept, *alike], every, every_vector, mismatch, voices=voices, only=only)
+    groups = refine_groups(groups, every, every_vector, len(units), alone, threshold, mismatch, voices, edges)
     if progress:
         progress("score", 0, len(groups))
     points = build_talking_points(
