@@ -30,7 +30,7 @@ import numpy as np
 
 from analyzer.records import Unit
 from analyzer.similarity import Pair, PairTable, SearchOptions, ivf_neighbours, said_again, unique
-from analyzer.units import aligned, framing, parts, stream_edges, whole_sentences
+from analyzer.units import Clock, aligned, framing, parts, stream_edges, whole_sentences
 
 # A component's HDBSCAN tree joins the others above this distance (unit vectors: <= 2).
 _APART = 4.0
@@ -612,6 +612,7 @@ def other_cuts(
     pairs: PairTable,
     threshold: float,
     voices: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
 ) -> tuple[list[Unit], list[Unit]]:
     """(parts, aligned stretches) of the units that grouping placed loosely.
 
@@ -621,15 +622,16 @@ def other_cuts(
     of groups of two or more media say as whole sentences (``analyzer.units.aligned``,
     keyed by group). Both go to ``attach_alternatives``; an aligned stretch may enter a
     group alone (it may straddle two units, but its words were found in that line), a part
-    because it lies inside one unit.
+    because it lies inside one unit. ``clock``: the units' word times, where known
+    (``analyzer.units.Clock``).
     """
     linked = np.zeros(len(units), dtype=bool)
     linked[pairs.a] = linked[pairs.b] = True
     loose = loosely_placed(groups, units, vectors, threshold, linked, voices)
     media = [set(_voices([units[i] for i in members], voices)) for members in groups]
     held = [(i, g) for g, members in enumerate(groups) if len(media[g]) >= 2 for i in members]
-    cut = parts([u for u, keep in zip(units, loose, strict=True) if keep])
-    found = aligned(units, loose.tolist(), [units[i] for i, _ in held], [g for _, g in held])
+    cut = parts([u for u, keep in zip(units, loose, strict=True) if keep], clock=clock)
+    found = aligned(units, loose.tolist(), [units[i] for i, _ in held], [g for _, g in held], clock)
     return cut, found
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby, pairwise
@@ -109,6 +109,67 @@ def _time_at(pieces: Sequence[tuple[int, int, Piece]], offset: int, *, end: bool
     return pieces[-1][2].end_ms if end else pieces[0][2].start_ms
 
 
+# Per unit id: the (first character, end character, start ms, end ms) of each piece (an ASR
+# word) it was made of, in the unit's text: the times of a stretch inside a unit
+# (``aligned``, ``parts``) are read from its words where they are known, not shared out by
+# characters over a unit whose pauses between sentences no character counts.
+Clock = Mapping[str, tuple[tuple[int, int, int, int], ...]]
+
+
+def _squeezed(raw: str) -> list[int]:
+    """For each offset of ``raw`` (and its end): the offset in ``" ".join(raw.split())``."""
+    out = [0] * (len(raw) + 1)
+    n = 0
+    done = 0
+    for k, (i, j) in enumerate(_word_bounds(raw)):
+        for x in range(done, i):
+            out[x] = n  # spaces: where the one space between words is (a word's end)
+        if k:
+            n += 1
+        for x in range(i, j):
+            out[x] = n + x - i
+        n += j - i
+        done = j
+    for x in range(done, len(raw) + 1):
+        out[x] = n
+    return out
+
+
+def _word_bounds(text: str) -> list[tuple[int, int]]:
+    bounds: list[tuple[int, int]] = []
+    start = -1
+    for i, ch in enumerate(text):
+        if not ch.isspace() and start < 0:
+            start = i
+        elif ch.isspace() and start >= 0:
+            bounds.append((start, i))
+            start = -1
+    if start >= 0:
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def _clock_time(pieces: Sequence[tuple[int, int, int, int]], offset: int, *, end: bool) -> int:
+    """``_time_at`` over a unit's clock."""
+    for a, b, t0, t1 in pieces:
+        if a <= offset <= b and (end or offset < b):
+            return int(t0 + (offset - a) / max(1, b - a) * (t1 - t0))
+    for a, _, t0, _ in pieces:  # between two pieces: the next one's start
+        if offset < a:
+            return t0
+    return pieces[-1][3] if end else pieces[0][2]
+
+
+def _timer(unit: Unit, clock: Clock | None, total: int) -> Callable[[int, int, bool], int]:
+    """time(character offset, offset among ``total`` characters counted, end?) inside
+    ``unit``: from its clock where known, else shared out by the characters counted."""
+    pieces = clock.get(unit.id) if clock else None
+    span = unit.end_ms - unit.start_ms
+    if pieces:
+        return lambda offset, _counted, end: _clock_time(pieces, offset, end=end)
+    return lambda _offset, counted, _end: unit.start_ms + span * counted // max(1, total)
+
+
 def _unit_id(media_id: str, source: str, track: str, start_ms: int, text: str) -> str:
     key = f"{media_id}|{source}|{track}|{start_ms}|{text}".encode()
     return "u-" + hashlib.sha1(key).hexdigest()[:16]
@@ -119,9 +180,14 @@ def letters(text: str) -> int:
 
 
 def sentences_from_pieces(
-    pieces: Sequence[Piece], media_id: str, source: UnitSource, track: str = ""
+    pieces: Sequence[Piece],
+    media_id: str,
+    source: UnitSource,
+    track: str = "",
+    clock: dict[str, tuple[tuple[int, int, int, int], ...]] | None = None,
 ) -> list[Unit]:
-    """Join pieces of one language run into text, split it, and time each sentence."""
+    """Join pieces of one language run into text, split it, and time each sentence
+    (``clock``, when given, receives each unit's pieces: see ``Clock``)."""
     units: list[Unit] = []
     for run_pieces in _runs(pieces):
         language = run_pieces[0].language
@@ -143,9 +209,17 @@ def sentences_from_pieces(
                 continue
             start = _time_at(spans, a, end=False)
             end = max(start, _time_at(spans, b, end=True))
+            uid = _unit_id(media_id, source, track, start, sentence)
+            if clock is not None:
+                where = _squeezed(text[a:b])
+                clock[uid] = tuple(
+                    (where[x - a], where[y - a], _time_at(spans, x, end=False), _time_at(spans, y, end=True))
+                    for p0, p1, _ in spans
+                    if (x := max(p0, a)) < (y := min(p1, b))
+                )
             units.append(
                 Unit(
-                    id=_unit_id(media_id, source, track, start, sentence),
+                    id=uid,
                     media_id=media_id,
                     start_ms=start,
                     end_ms=end,
@@ -193,8 +267,11 @@ def _runs(pieces: Sequence[Piece]) -> list[list[Piece]]:
     return runs
 
 
-def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
-    """Sentence units from ASR segments, timed by their word timestamps where present."""
+def units_from_segments(
+    segments: Sequence[Segment], clock: dict[str, tuple[tuple[int, int, int, int], ...]] | None = None
+) -> list[Unit]:
+    """Sentence units from ASR segments, timed by their word timestamps where present
+    (``clock``, when given, receives each unit's words: see ``Clock``)."""
     if not segments:
         return []
     pieces: list[Piece] = []
@@ -207,7 +284,14 @@ def units_from_segments(segments: Sequence[Segment]) -> list[Unit]:
             pieces.append(Piece(last.text, last.start_ms, last.end_ms, segment.language, bare))
         else:
             pieces.append(Piece(segment.text, segment.start_ms, segment.end_ms, segment.language, bare))
-    return sentences_from_pieces(pieces, segments[0].media_id, "asr", "asr")
+    return sentences_from_pieces(pieces, segments[0].media_id, "asr", "asr", clock)
+
+
+def unit_clock(segments: Sequence[Segment]) -> dict[str, tuple[tuple[int, int, int, int], ...]]:
+    """The ``Clock`` of the units ``units_from_segments`` makes of ``segments``."""
+    clock: dict[str, tuple[tuple[int, int, int, int], ...]] = {}
+    units_from_segments(segments, clock)
+    return clock
 
 
 def units_from_cues(
@@ -266,36 +350,46 @@ MAX_CUTS = 4
 MIN_PART_WORDS = 3
 
 
-def parts(units: Sequence[Unit], max_cuts: int = MAX_CUTS, min_words: int = MIN_PART_WORDS) -> list[Unit]:
+def parts(
+    units: Sequence[Unit],
+    max_cuts: int = MAX_CUTS,
+    min_words: int = MIN_PART_WORDS,
+    clock: Clock | None = None,
+) -> list[Unit]:
     """The two sides of each cut through a unit with no sentence punctuation in it.
 
     Where Whisper leaves speech unpunctuated and its segment holds two lines (or a
     greeting and a line), nothing in the words' times shows where one ends: they touch
     (benchmarks/pauses.py). The unit then says two things and agrees with neither group
     well; a part that says just one of them can (``analyzer.cluster.attach_alternatives``
-    lets it take the unit's place, or enter alone, as it lies inside the unit). Times are
-    shared out by characters, as inside a piece.
+    lets it take the unit's place, or enter alone, as it lies inside the unit). Times come
+    from the unit's words (``clock``) where known, else are shared out by characters.
     """
     out: list[Unit] = []
     for unit in units:
         if not unpunctuated(unit.text):
             continue
         unspaced = unit.language in _UNSPACED
-        tokens = list(unit.text.replace(" ", "")) if unspaced else unit.text.split()
+        if unspaced:
+            bounds = [(i, i + 1) for i, ch in enumerate(unit.text) if ch != " "]
+        else:
+            bounds = _word_bounds(unit.text)
+        tokens = [unit.text[i:j] for i, j in bounds]
         least = 2 * min_words if unspaced else min_words
         cuts = list(range(least, len(tokens) - least + 1))
         if not cuts:
             continue
         if len(cuts) > max_cuts:
-            cuts = [cuts[round(i * (len(cuts) - 1) / (max_cuts - 1))] for i in range(max_cuts)]
+            cuts = [cuts[round(i * (len(cuts) - 1) / max(1, max_cuts - 1))] for i in range(max_cuts)]
         sep = "" if unspaced else " "
-        total = max(1, sum(len(t) for t in tokens))
-        span = unit.end_ms - unit.start_ms
+        time = _timer(unit, clock, sum(len(t) for t in tokens))
         for cut in cuts:
-            at = unit.start_ms + span * sum(len(t) for t in tokens[:cut]) // total
+            counted = sum(len(t) for t in tokens[:cut])
+            ends = time(bounds[cut - 1][1], counted, True)
+            starts = time(bounds[cut][0], counted, False)
             for text, start, end in (
-                (sep.join(tokens[:cut]), unit.start_ms, at),
-                (sep.join(tokens[cut:]), at, unit.end_ms),
+                (sep.join(tokens[:cut]), unit.start_ms, max(unit.start_ms, ends)),
+                (sep.join(tokens[cut:]), min(starts, unit.end_ms), unit.end_ms),
             ):
                 out.append(
                     Unit(
@@ -426,7 +520,11 @@ def _best_window(stream: Sequence[str], reference: Counter[str]) -> tuple[float,
 
 
 def aligned(
-    units: Sequence[Unit], scan: Sequence[bool], references: Sequence[Unit], keys: Sequence[int]
+    units: Sequence[Unit],
+    scan: Sequence[bool],
+    references: Sequence[Unit],
+    keys: Sequence[int],
+    clock: Clock | None = None,
 ) -> list[Unit]:
     """Stretches of speech that copy a reference line nearly word for word.
 
@@ -440,7 +538,8 @@ def aligned(
     word pairs; CJK: character pairs), and the stretch whose words overlap the reference's
     most (Jaccard >= ALIGN_JACCARD) becomes a candidate unit, at most one per run and key
     (the best). ``analyzer.cluster.attach_alternatives`` then places it by meaning.
-    Times are shared out by characters inside each unit, as for ``parts``.
+    Times come from the units' words (``clock``) where known, else are shared out by
+    characters inside each unit, as for ``parts``.
     """
     runs = _streams(units)
     whole = whole_sentences(units)  # the references: not the tail of a sentence cut in two
@@ -476,15 +575,14 @@ def aligned(
         times: list[tuple[int, int]] = []
         for k, unit in enumerate(run):
             said = _tokens(unit.text, language)
-            total = max(1, sum(b - a for _, a, b in said))
-            span = unit.end_ms - unit.start_ms
+            time = _timer(unit, clock, sum(b - a for _, a, b in said))
             done = 0
             for word, a, b in said:
-                start = unit.start_ms + span * done // total
+                start = time(a, done, False)
                 done += b - a
                 tokens.append(word)
                 places.append((k, a, b))
-                times.append((start, unit.start_ms + span * done // total))
+                times.append((start, time(b, done, True)))
         # a copy shares word pairs with its line at one offset (a dropped or added word
         # shifts it by one): hits count per group and band of offsets (two
         # overlapping bands, so neighbouring offsets always share one)

@@ -67,6 +67,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from analyzer.coordination import MediaInfo  # noqa: E402
 from analyzer.records import Segment, Source, Unit, Word  # noqa: E402
+from analyzer.units import Clock  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "text" / "tatoeba"
 DEFAULT_OUT = REPO_ROOT / "out" / "bench-quality"
@@ -682,10 +683,12 @@ def run_chorus(
     threshold: float,
     mismatch: float,
     name: str = "Chorus",
+    clock: Clock | None = None,
 ) -> Clusters:
     """Chorus's corpus stages as pipelines/scan.py runs them, without a store.
 
-    ``threshold`` and ``mismatch`` are the model's link and mismatch thresholds (models.toml).
+    ``threshold`` and ``mismatch`` are the model's link and mismatch thresholds (models.toml);
+    ``clock``: the units' word times (``analyzer.units.unit_clock``), as a scan reads them.
 
     ``embed`` embeds the other cuts of the same speech (analyzer.units.windows and parts);
     the result's groups index its own ``units`` (the sentence units, then those cuts).
@@ -701,7 +704,7 @@ def run_chorus(
     infos = {m: replace(info, duplicate_of=duplicates.get(m)) for m, info in media.items()}
     pairs = candidate_pairs([u.text for u in units], vectors, [u.media_id for u in units], threshold, 0.5, 20)
     groups = group_units(vectors, pairs, options)
-    cut, found = other_cuts(groups, units, vectors, pairs, threshold, duplicates)
+    cut, found = other_cuts(groups, units, vectors, pairs, threshold, duplicates, clock)
     spans = [*windows(units), *cut, *found]
     free = [False] * (len(spans) - len(found)) + [True] * len(found)
     span_vectors = embed([u.text for u in spans])
@@ -909,7 +912,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lambda texts: generator.encode_cached(texts, cache, calibrated=False),
             CorpusOptions(seed=args.seed, media=args.media, word_times=not args.segment_times),
         )
-        units = [u for m in sorted(corpus.segments) for u in units_from_segments(corpus.segments[m])]
+        clock: dict[str, tuple[tuple[int, int, int, int], ...]] = {}
+        units = [u for m in sorted(corpus.segments) for u in units_from_segments(corpus.segments[m], clock)]
         vectors = embed([u.text for u in units])
         generic = embed(list(GENERIC_PHRASES))
     prepared = time.perf_counter() - started
@@ -939,6 +943,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             threshold,
             mismatch_threshold(args.model),
             f"Chorus {args.model}",
+            clock,
         )
     ]
     for other in [m for m in args.compare if m != args.model]:
@@ -956,6 +961,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 semantic_threshold(other),
                 mismatch_threshold(other),
                 f"Chorus {other}",
+                clock,
             )
         )
     systems += [run_bertopic_style(units, vectors, args.seed), run_cosimilar(units)]

@@ -42,7 +42,7 @@ from analyzer.similarity import PairTable, candidate_pairs
 from analyzer.store import MediaResult, MediaRow, Store
 from analyzer.transcribe import TranscribeOptions
 from analyzer.transcribe.base import cache_key, engine_for
-from analyzer.units import stream_edges, windows
+from analyzer.units import stream_edges, unit_clock, unpunctuated, windows
 from pipelines.asr_batches import run_jobs
 from pipelines.executors import chosen_executor
 from pipelines.fingerprint_stage import fingerprint_matches
@@ -357,7 +357,12 @@ def corpus_stages(
     # searched for the stretches that copy a line other media say well
     # a re-upload carries its original's recording: one voice, not another medium
     voices = {m: r.duplicate_of for m, r in evidence.items()}
-    cut, found = other_cuts(groups, units, vectors, pairs, threshold, voices)
+    # where Whisper left speech unpunctuated, a stretch found inside a unit is timed by its
+    # words, read again from the stored segments (a unit keeps only its start and end)
+    clock: dict[str, tuple[tuple[int, int, int, int], ...]] = {}
+    for media_id in sorted({u.media_id for u in units if u.source == "asr" and unpunctuated(u.text)}):
+        clock.update(unit_clock(store.segments(media_id)))
+    cut, found = other_cuts(groups, units, vectors, pairs, threshold, voices, clock)
     free = np.zeros(len(spans) + len(cut) + len(found), dtype=bool)
     free[len(spans) + len(cut) :] = True  # aligned stretches may enter a group alone
     if cut or found:

@@ -190,6 +190,35 @@ def test_units_aligned_reads_unspaced_scripts_by_character_and_keeps_the_words_a
     assert sorted(u.text for u in found) == ["don't forget the harvest festival", "我们是自由的人民"]
 
 
+def test_units_found_lines_and_parts_are_timed_by_their_words():
+    from analyzer.units import aligned, parts, unit_clock
+
+    # an unpunctuated segment: a greeting said slowly, then the line said fast (words touch,
+    # as faster-whisper's do)
+    words = [("hey", 0, 1500), ("guys", 1500, 3000), ("we", 3000, 3200), ("are", 3200, 3400)]
+    words += [("free", 3400, 3800), ("to", 3800, 3900), ("live", 3900, 4300), ("here", 4300, 4800)]
+    segment = Segment(
+        "m3",
+        0,
+        4800,
+        "hey guys we are free to live here",
+        "en",
+        0.9,
+        words=tuple(Word(s, e, t, 0.9) for t, s, e in words),
+    )
+    units = units_from_segments([segment])
+    assert [u.text for u in units] == ["hey guys we are free to live here"]
+    clock = unit_clock([segment])
+    reference = _unit("m1", 0, 2000, "We are free to live here!")
+    found = aligned([reference, *units], [False, True], [reference], [0], clock)
+    assert [(u.text, u.start_ms, u.end_ms) for u in found] == [("we are free to live here", 3000, 4800)]
+    # without the words, the time is shared out by characters: the slow greeting is lost
+    (guessed,) = aligned([reference, *units], [False, True], [reference], [0])
+    assert guessed.start_ms < 2000
+    cut = {u.text: (u.start_ms, u.end_ms) for u in parts(units, max_cuts=2, min_words=2, clock=clock)}
+    assert cut["hey guys"] == (0, 3000) and cut["we are free to live here"] == (3000, 4800)
+
+
 def test_units_aligned_tries_each_line_of_a_group_that_open_alike():
     from analyzer.units import aligned
 
