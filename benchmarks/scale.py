@@ -306,6 +306,7 @@ def run_one(n: int, seed: int, compare: bool, check: bool, naive_max: int) -> di
         groups = attach_alternatives(
             groups, corpus.units, corpus.vectors, spans, span_vectors, THRESHOLD, free, duplicates
         )
+    print(f"  (making the cuts {made_s:.1f} s: in the table's other cuts)", file=sys.stderr, flush=True)
     stages["other cuts"]["wall_s"] = round(stages["other cuts"]["wall_s"] + made_s, 1)
     every = [*corpus.units, *spans]
     every_vectors = np.concatenate([corpus.vectors, span_vectors])
