@@ -9,6 +9,7 @@ then split into sentences with a spaCy blank pipeline for its language.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -100,13 +101,16 @@ def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _time_at(pieces: Sequence[tuple[int, int, Piece]], offset: int, *, end: bool) -> int:
-    """The time of a character offset, interpolated inside the piece that holds it."""
-    for a, b, piece in pieces:
+def _time_at(pieces: Sequence[tuple[int, int, int, int]], offset: int, *, end: bool) -> int:
+    """The time of a character offset, interpolated inside the piece (first character,
+    end character, start ms, end ms) that holds it; between two pieces, the next one's start."""
+    for a, b, t0, t1 in pieces:
         if a <= offset <= b and (end or offset < b):
-            frac = (offset - a) / max(1, b - a)
-            return int(piece.start_ms + frac * (piece.end_ms - piece.start_ms))
-    return pieces[-1][2].end_ms if end else pieces[0][2].start_ms
+            return int(t0 + (offset - a) / max(1, b - a) * (t1 - t0))
+    for a, _, t0, _ in pieces:
+        if offset < a:
+            return t0
+    return pieces[-1][3] if end else pieces[0][2]
 
 
 # Per unit id: the (first character, end character, start ms, end ms) of each piece (an ASR
@@ -136,28 +140,8 @@ def _squeezed(raw: str) -> list[int]:
 
 
 def _word_bounds(text: str) -> list[tuple[int, int]]:
-    bounds: list[tuple[int, int]] = []
-    start = -1
-    for i, ch in enumerate(text):
-        if not ch.isspace() and start < 0:
-            start = i
-        elif ch.isspace() and start >= 0:
-            bounds.append((start, i))
-            start = -1
-    if start >= 0:
-        bounds.append((start, len(text)))
-    return bounds
-
-
-def _clock_time(pieces: Sequence[tuple[int, int, int, int]], offset: int, *, end: bool) -> int:
-    """``_time_at`` over a unit's clock."""
-    for a, b, t0, t1 in pieces:
-        if a <= offset <= b and (end or offset < b):
-            return int(t0 + (offset - a) / max(1, b - a) * (t1 - t0))
-    for a, _, t0, _ in pieces:  # between two pieces: the next one's start
-        if offset < a:
-            return t0
-    return pieces[-1][3] if end else pieces[0][2]
+    """(start, end) of each whitespace-separated word: ``text.split()``'s, with places."""
+    return [m.span() for m in re.finditer(r"\S+", text)]
 
 
 def _timer(unit: Unit, clock: Clock | None, total: int) -> Callable[[int, int, bool], int]:
@@ -166,7 +150,7 @@ def _timer(unit: Unit, clock: Clock | None, total: int) -> Callable[[int, int, b
     pieces = clock.get(unit.id) if clock else None
     span = unit.end_ms - unit.start_ms
     if pieces:
-        return lambda offset, _counted, end: _clock_time(pieces, offset, end=end)
+        return lambda offset, _counted, end: _time_at(pieces, offset, end=end)
     return lambda _offset, counted, _end: unit.start_ms + span * counted // max(1, total)
 
 
@@ -192,14 +176,14 @@ def sentences_from_pieces(
     for run_pieces in _runs(pieces):
         language = run_pieces[0].language
         sep = "" if language in _UNSPACED else " "
-        spans: list[tuple[int, int, Piece]] = []
+        spans: list[tuple[int, int, int, int]] = []
         parts: list[str] = []
         cursor = 0
         for piece in run_pieces:
             if parts:
                 parts.append(sep)
                 cursor += len(sep)
-            spans.append((cursor, cursor + len(piece.text), piece))
+            spans.append((cursor, cursor + len(piece.text), piece.start_ms, piece.end_ms))
             parts.append(piece.text)
             cursor += len(piece.text)
         text = "".join(parts)
@@ -214,7 +198,7 @@ def sentences_from_pieces(
                 where = _squeezed(text[a:b])
                 clock[uid] = tuple(
                     (where[x - a], where[y - a], _time_at(spans, x, end=False), _time_at(spans, y, end=True))
-                    for p0, p1, _ in spans
+                    for p0, p1, _, _ in spans
                     if (x := max(p0, a)) < (y := min(p1, b))
                 )
             units.append(
