@@ -114,10 +114,10 @@ def test_cluster_accepts_a_pair_table_and_keeps_the_list_result():
     assert group_units(vectors, [], options) == []
 
 
-def _unit(media, start, end, text="x"):
+def _unit(media, start, end, text="x", language="en"):
     from analyzer.records import Unit
 
-    return Unit(f"{media}-{start}", media, start, end, text, "en", "asr", "asr")
+    return Unit(f"{media}-{start}", media, start, end, text, language, "asr", "asr")
 
 
 def test_cluster_a_window_replaces_the_halves_of_a_line_cut_in_two():
@@ -304,6 +304,46 @@ def test_cluster_a_line_split_by_language_merges_by_its_script():
         replace(u, media_id=f"e{groups[3].index(i)}") if i in groups[3] else u for i, u in enumerate(units)
     ]
     assert sorted(merge_parallel_groups(groups, said_by_english, matrix, floor=0.21)) == sorted(groups)
+
+
+def test_cluster_a_line_in_two_languages_is_closest_to_itself_not_to_its_language():
+    from analyzer.cluster import merge_parallel_groups
+
+    rng = np.random.default_rng(21)
+    basis = np.linalg.qr(rng.normal(size=(64, 64)))[0]
+    l1, l2, l3, alt, fragment, en, ru = basis[:7]  # en, ru: each language's own direction
+    units, vectors, groups = [], [], []
+
+    def group(media_ids, content, language):
+        groups.append([])
+        for m in media_ids:
+            groups[-1].append(len(units))
+            units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900, language=language))
+            vectors.append(content + 0.8 * (en if language == "en" else ru) + rng.normal(scale=0.02, size=64))
+
+    english, russian, more = (
+        [f"e{i}" for i in range(4)],
+        [f"r{i}" for i in range(4)],
+        [f"r{i}" for i in range(4, 8)],
+    )
+    for line in (l1, l2):  # the script's two other lines, one group per language
+        group(english, line, "en")
+        group(russian + more, line, "ru")
+    group(english, l3, "en")  # the third line: its translation never linked
+    group(russian, 0.4 * l3 + np.sqrt(1 - 0.16) * alt, "ru")
+    group(more, fragment, "ru")  # other reciters' fragment: nothing alike but the language
+    for k in range(10):  # the rest of the corpus, in both languages
+        for language in ("en", "ru"):
+            group([f"{language}x{k}{j}" for j in range(3)], basis[7 + 2 * k + (language == "ru")], language)
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    line_en, line_ru, other = groups[4], groups[5], groups[6]
+    centroid = [matrix[g].mean(axis=0) for g in (line_en, line_ru, other)]
+    # the Russian recitals sit closer to the Russian fragment than to their own line in English
+    assert centroid[1] @ centroid[2] > centroid[1] @ centroid[0] > 0.21
+    merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
+    assert sorted(line_en + line_ru) in merged
+    assert other in merged
 
 
 def test_cluster_parallel_merge_with_no_pair_to_test_changes_nothing():
