@@ -346,6 +346,43 @@ def test_cluster_a_line_in_two_languages_is_closest_to_itself_not_to_its_languag
     assert other in merged
 
 
+def test_cluster_parallel_merges_repeat_until_a_line_is_whole():
+    from analyzer.cluster import merge_parallel_groups
+
+    rng = np.random.default_rng(22)
+    basis = np.linalg.qr(rng.normal(size=(32, 32)))[0]
+    l1, l2, l3, alt, alt2 = basis[:5]
+    units, vectors, groups = [], [], []
+
+    def group(media_ids, direction):
+        groups.append([])
+        for m in media_ids:
+            groups[-1].append(len(units))
+            units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900))
+            vectors.append(direction / np.linalg.norm(direction) + rng.normal(scale=0.02, size=32))
+
+    english, arabic, more = (
+        [f"e{i}" for i in range(4)],
+        [f"a{i}" for i in range(4)],
+        [f"b{i}" for i in range(4)],
+    )
+    group(english + arabic + more, l1)
+    group(english + arabic + more, l2)
+    group(english, l3)  # the third line in English
+    group(arabic, 0.45 * l3 + 0.89 * alt)  # and in Arabic, in two groups close to each other
+    group(more, 0.45 * l3 + 0.85 * alt + 0.3 * alt2)
+    for k in range(4):  # others, saying other things
+        group([f"x{k}{j}" for j in range(3)], basis[5 + k])
+    matrix = np.array(vectors, dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    # the English group's closest is the first Arabic one, whose closest is the second: one
+    # round merges the two Arabic groups only; the next one the line's English recitals
+    merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
+    assert sorted(merged) == sorted([*groups[:2], sorted(groups[2] + groups[3] + groups[4]), *groups[5:]])
+    # only the English group may merge, and what it becomes: the line ends whole as well
+    assert len(merge_parallel_groups(groups, units, matrix, floor=0.21, only=[2])) == len(groups) - 2
+
+
 def test_cluster_parallel_merge_with_no_pair_to_test_changes_nothing():
     from analyzer.cluster import merge_parallel_groups
 
