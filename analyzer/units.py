@@ -65,14 +65,22 @@ def _sentencizer(language: str) -> tuple[Language, frozenset[str]]:
     return nlp, frozenset(getattr(nlp.tokenizer, "rules", None) or ())  # Chinese: none
 
 
-def _keeps_its_full_stop(word: str, special: frozenset[str]) -> bool:
+# One-letter words a language writes as a capital that are no initial.
+CAPITAL_WORDS = {"en": frozenset({"I"})}
+
+
+def _keeps_its_full_stop(word: str, special: frozenset[str], before: str = "", language: str = "") -> bool:
     """A word whose sentence punctuation spaCy's tokenizer left on it though it is no
     abbreviation: Arabic words with a combining mark ("باكراً.", tanween; "متشرّد.", shadda),
-    "शुक्रिया।". Special cases ("Mr."), dotted abbreviations ("U.S.") and one letter
-    ("I.", an initial) keep theirs."""
+    "शुक्रिया।"; and "I." after a word in lower case ("Neither do I."; a recital cut short
+    at "why I." was glued to the next line, which went unfound). Special cases ("Mr."),
+    dotted abbreviations ("U.S.") and other capital letters, initials, keep theirs
+    ("George W. Bush", "about J. Smith")."""
     if len(word) < 2 or word[-1] not in SENTENCE_ENDS or word in special:
         return False
     body = word[:-1]
+    if len(body) == 1 and body.isupper():
+        return body in CAPITAL_WORDS.get(language, ()) and before[:1].islower()
     return "." not in body and (letters(body) >= 2 or unicodedata.category(body[-1]).startswith("M"))
 
 
@@ -87,7 +95,7 @@ def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
     doc = nlp(text)
     cuts = {sent.start_char for sent in doc.sents}
     for token in doc[:-1]:
-        if _keeps_its_full_stop(token.text, special):
+        if _keeps_its_full_stop(token.text, special, doc[token.i - 1].text if token.i else "", language):
             cuts.add(token.idx + len(token.text))
     bounds = sorted(cuts | {len(text)})
     spans = []

@@ -264,3 +264,11 @@ def test_units_a_word_ending_in_a_combining_mark_ends_its_sentence():
     ]
     english = "Hello Mr. Smith. How are you?"
     assert [english[a:b] for a, b in split_sentences(english, "en")] == ["Hello Mr. Smith.", "How are you?"]
+    # the English "I" is a word, no initial, after a word in lower case
+    text = "Neither do I. Are you falling in love with me? George W. Bush said so. I. Am I?"
+    assert [text[a:b] for a, b in split_sentences(text, "en")] == [
+        "Neither do I.",
+        "Are you falling in love with me?",
+        "George W. Bush said so.",
+        "I. Am I?",
+    ]
