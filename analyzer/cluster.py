@@ -276,6 +276,9 @@ def _coherent_parts(
     leavers are grouped again along their own ``links`` (a, b, strength: centroid merge
     from their blocks, then the same test, ``depth`` more times). Two lines glued together
     by a bridging sentence so come apart as two groups instead of one losing its place.
+    After the last test, a part of several blocks is no group, but the copies in it are:
+    two media saying "I always liked mysterious characters more." word for word had left a
+    group of the line's pieces with a sentence like theirs, and went nowhere.
     """
     keep, left = _agreeing_members(vectors, members, block, options)
     parts = [keep] if len(keep) >= 2 else []
@@ -297,8 +300,9 @@ def _coherent_parts(
             within = np.isin(pa, part) & np.isin(pb, part)
             sub = (left[pa[within]], left[pb[within]], strength[within])
             parts.extend(_coherent_parts(vectors, left[part], block, sub, options, depth - 1))
-        elif len(np.unique(block[left[part]])) == 1:  # copies of one another: they share their words
-            parts.append(left[part])
+        else:  # copies of one another stay together: they share their words
+            ids, counts = np.unique(block[left[part]], return_counts=True)
+            parts.extend(left[part][block[left[part]] == b] for b in ids[counts >= 2].tolist())
     return parts
 
 

@@ -41,6 +41,27 @@ def test_cluster_verbatim_links_always_join():
     assert sorted(groups) == [[0, 1], [2, 3]]
 
 
+def test_cluster_verbatim_copies_stay_a_group_when_they_leave_with_others():
+    from analyzer.cluster import _coherent_parts
+
+    e = np.eye(16)
+    x, y, z = e[0], e[1], e[2]
+    core = [x + 0.05 * e[3 + i] for i in range(6)]  # a line's recitals
+    copy = 0.2 * x + np.sqrt(1 - 0.04) * y  # one medium's line, copied verbatim by another
+    near = 0.1 * x + 0.8 * y + np.sqrt(1 - 0.65) * z  # a sentence like it
+    vectors = np.array([*core, copy, copy, near])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    block = np.array([0, 1, 2, 3, 4, 5, 6, 6, 7])  # 6 and 7 share their words
+    a = np.array([0, 6, 6, 7, 0, 1, 2, 3, 4, 5])
+    b = np.array([6, 7, 8, 8, 1, 2, 3, 4, 5, 0])
+    links = (a, b, np.einsum("ij,ij->i", vectors[a], vectors[b]))
+    options = ClusterOptions(link_threshold=0.5)
+    # the copies and the sentence like them leave the line together and regroup as one;
+    # at the last depth that part is no group, but the copies within it still are
+    parts = _coherent_parts(vectors, np.arange(9), block, links, options, 0)
+    assert sorted(map(sorted, map(list, parts))) == [[0, 1, 2, 3, 4, 5], [6, 7]]
+
+
 def _pairs(vectors, media):
     from analyzer.similarity import Pair
 
