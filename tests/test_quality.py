@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import random
 import sys
 from pathlib import Path
@@ -125,7 +126,7 @@ def test_quality_word_times_follow_each_line_and_touch():
     words = quality._word_times([("we are free", 1000, 2100, "en"), ("thank you", 3100, 3900, "en")])
     assert [w.text for w in words] == ["we", "are", "free", "thank", "you"]
     assert words[0].start_ms == 1000 and words[3].start_ms == 3100  # each line starts on time
-    assert all(a.end_ms == b.start_ms for a, b in zip(words, words[1:]))  # no gap inside a segment
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(words))  # no gap inside a segment
     assert words[-1].end_ms == 3900
     # Chinese: one character a word
     assert [w.text for w in quality._word_times([("我们自由", 0, 800, "zh")])] == ["我", "们", "自", "由"]
