@@ -89,7 +89,8 @@ def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
 
     spaCy's sentencizer ends a sentence at a punctuation token; its tokenizers keep the
     full stop on some words that are no abbreviation (``_keeps_its_full_stop``), and such
-    a word also ends a sentence here.
+    a word also ends a sentence here, as does every stop no abbreviation uses
+    (``_PLAIN_ENDS``), even inside a word.
     """
     nlp, special = _sentencizer(language)
     doc = nlp(text)
@@ -97,6 +98,7 @@ def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
     for token in doc[:-1]:
         if _keeps_its_full_stop(token.text, special, doc[token.i - 1].text if token.i else "", language):
             cuts.add(token.idx + len(token.text))
+    cuts.update(m.end() for m in _PLAIN_ENDS.finditer(text))
     bounds = sorted(cuts | {len(text)})
     spans = []
     for start, end in pairwise(bounds):
@@ -224,7 +226,14 @@ def sentences_from_pieces(
     return units
 
 
-SENTENCE_ENDS = ".!?。！？…؟।"
+# Sentence ends: Latin and CJK stops and the other scripts' own (Arabic ؟, Urdu ۔, Devanagari
+# । ॥, Armenian ։, Ethiopic ። ፧, Myanmar ။, Tibetan ། ༎, Khmer ។ ៕, Mongolian ᠃).
+SENTENCE_ENDS = ".!?。！？…؟।॥۔։።፧။།༎។៕᠃｡‼⁇⁈⁉"
+# Those no abbreviation, initial or number uses: a sentence ends after them (and a closing
+# quote or bracket) wherever they stand. spaCy cuts only at a punctuation token, and its
+# tokenizers leave them inside a word where a script writes no spaces ("これはペンです。
+# あれは本です。" was one sentence; Burmese, Tibetan and Khmer too).
+_PLAIN_ENDS = re.compile("[。！？؟।॥۔։።፧။།༎។៕᠃｡‼⁇⁈⁉]+[\"'”’»」』）)\\]]*")
 
 
 def ends_sentence(text: str) -> bool:

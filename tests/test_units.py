@@ -272,3 +272,25 @@ def test_units_a_word_ending_in_a_combining_mark_ends_its_sentence():
         "George W. Bush said so.",
         "I. Am I?",
     ]
+
+
+def test_units_stops_of_other_scripts_end_sentences_even_without_spaces():
+    # spaCy's tokenizers leave these stops inside a word where a script writes no spaces
+    cases = {
+        "ja": ("これはペンです。あれは本です。", ["これはペンです。", "あれは本です。"]),
+        "my": ("မင်္ဂလာပါ။ နေကောင်းလား။", ["မင်္ဂလာပါ။", "နေကောင်းလား။"]),
+        "bo": ("བཀྲ་ཤིས་བདེ་ལེགས། ཁྱེད་རང་བདེ་པོ་ཡིན་པས།", ["བཀྲ་ཤིས་བདེ་ལེགས།", "ཁྱེད་རང་བདེ་པོ་ཡིན་པས།"]),
+        "km": ("សួស្តី។ សុខសប្បាយទេ?", ["សួស្តី។", "សុខសប្បាយទេ?"]),
+        "hy": ("Բարեւ։ Ինչպես ես", ["Բարեւ։", "Ինչպես ես"]),
+        "ug": ("ئۇ كەلدى. سىز كەلدىڭىزمۇ؟ بىز ئەركىن", ["ئۇ كەلدى.", "سىز كەلدىڭىزمۇ؟", "بىز ئەركىن"]),
+    }
+    for language, (text, sentences) in cases.items():
+        assert [text[a:b] for a, b in split_sentences(text, language)] == sentences, language
+    # a closing quote stays with its sentence; a full stop in a number or after "Mr" ends none
+    text = "我们是自由的！”他说。"
+    assert [text[a:b] for a, b in split_sentences(text, "zh")] == ["我们是自由的！”", "他说。"]
+    text = "He paid $2.50 to Mr. Smith. Then he left."
+    assert [text[a:b] for a, b in split_sentences(text, "en")] == [
+        "He paid $2.50 to Mr. Smith.",
+        "Then he left.",
+    ]
