@@ -35,7 +35,7 @@ from analyzer.records import (
     Unit,
 )
 from analyzer.similarity import jaccard, max_jaccard_other_media, said_again, shingles
-from analyzer.units import framing, letters, stream_edges
+from analyzer.units import UNSPACED, framing, letters, stream_edges
 
 # Boilerplate any channel says, in several languages. The multilingual embedding carries
 # the idea to languages not listed; these are prototypes, not an exhaustive list.
@@ -60,7 +60,6 @@ GENERIC_PHRASES = (
     "شكرا على المشاهدة، اشترك في القناة.",
 )
 
-_UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
 MIN_SCRIPT_SPECIFICITY = 0.5  # below this a line is boilerplate (see _talking_point)
 
 # The score: specificity x a weighted sum of the other parts (see score_of). Breadth leads:
@@ -132,7 +131,7 @@ def _stop_words(language: str) -> frozenset[str]:
 
 def content_words(text: str, language: str) -> float:
     """How many content words a line has (CJK: about two characters a word)."""
-    if language in _UNSPACED:
+    if language in UNSPACED:
         return letters(text) / 2.0
     stop = _stop_words(language)
     words = re.findall(r"\w+", text.casefold())

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from spacy.language import Language
 
 # Scripts written without spaces between words: pieces are joined with no separator.
-_UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo"})
+# Scripts written without spaces between words (Chinese, Cantonese, Japanese, Thai, Lao,
+# Khmer, Burmese, Tibetan): their words are compared character by character.
+UNSPACED = frozenset({"zh", "yue", "ja", "th", "lo", "km", "my", "bo"})
 MIN_LETTERS = 3
 # A pause this long between two words ends a sentence even without punctuation: Whisper
 # often leaves short clips unpunctuated, and speakers pause between sentences. Inside a
@@ -185,7 +187,7 @@ def sentences_from_pieces(
     units: list[Unit] = []
     for run_pieces in _runs(pieces):
         language = run_pieces[0].language
-        sep = "" if language in _UNSPACED else " "
+        sep = "" if language in UNSPACED else " "
         spans: list[tuple[int, int, int, int]] = []
         parts: list[str] = []
         cursor = 0
@@ -327,7 +329,7 @@ def windows(units: Sequence[Unit], max_gap_ms: int = WINDOW_GAP_MS) -> list[Unit
         for first, second in pairwise(run):
             if second.start_ms - first.end_ms > max_gap_ms or first.language != second.language:
                 continue
-            sep = "" if first.language in _UNSPACED else " "
+            sep = "" if first.language in UNSPACED else " "
             text = first.text + sep + second.text
             out.append(
                 Unit(
@@ -370,7 +372,7 @@ def parts(
     for unit in units:
         if not unpunctuated(unit.text):
             continue
-        unspaced = unit.language in _UNSPACED
+        unspaced = unit.language in UNSPACED
         if unspaced:
             bounds = [(i, i + 1) for i, ch in enumerate(unit.text) if ch != " "]
         else:
@@ -431,7 +433,7 @@ def _tokens(text: str, language: str) -> list[tuple[str, int, int]]:
     start = -1
     for i, ch in enumerate([*text, " "]):
         word = unicodedata.category(ch)[0] in "LNM"
-        if word and language in _UNSPACED:
+        if word and language in UNSPACED:
             out.append((ch.casefold(), i, i + 1))
         elif word and start < 0:
             start = i
@@ -570,7 +572,7 @@ def aligned(
         if not any(u.id in flagged or not ends_sentence(u.text) for u in run):
             continue  # one well-placed sentence
         language = run[0].language
-        unspaced = language in _UNSPACED
+        unspaced = language in UNSPACED
         tokens: list[str] = []
         places: list[tuple[int, int, int]] = []  # (unit in run, first character, end character)
         times: list[tuple[int, int]] = []
