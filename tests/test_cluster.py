@@ -291,6 +291,26 @@ def test_cluster_a_second_round_places_what_the_first_could_not_and_keeps_what_i
     assert attach_alternatives(placed, units, vectors, cuts, cut_vectors, 0.7) == [[0, 1, 2, 7], [3, 4, 5, 8]]
 
 
+class _Groups:
+    """Groups built one at a time: each member one medium's unit saying ``direction``."""
+
+    def __init__(self, rng, dim):
+        self.rng, self.dim = rng, dim
+        self.units, self.vectors, self.groups = [], [], []
+
+    def add(self, media_ids, direction, language="en"):
+        self.groups.append([])
+        n = len(self.groups)
+        for m in media_ids:
+            self.groups[-1].append(len(self.units))
+            self.units.append(_unit(m, 1000 * n, 1000 * n + 900, language=language))
+            self.vectors.append(direction + self.rng.normal(scale=0.02, size=self.dim))
+
+    def matrix(self):
+        matrix = np.array(self.vectors, dtype=np.float32)
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
 def test_cluster_a_line_split_by_language_merges_by_its_script():
     from analyzer.cluster import merge_parallel_groups
 
@@ -298,22 +318,14 @@ def test_cluster_a_line_split_by_language_merges_by_its_script():
     basis = np.linalg.qr(rng.normal(size=(16, 16)))[0]
     l1, l2, l3, alt, other = basis[:5]
     english, german, elsewhere = ["e0", "e1", "e2", "e3"], ["d0", "d1", "d2", "d3"], ["y0", "y1", "y2", "y3"]
-    units, vectors, groups = [], [], []
-
-    def group(media_ids, direction):
-        groups.append([])
-        for m in media_ids:
-            groups[-1].append(len(units))
-            units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900))
-            vectors.append(direction + rng.normal(scale=0.02, size=16))
-
+    built = _Groups(rng, 16)
+    group, units, groups = built.add, built.units, built.groups
     group(english + german, l1)  # two lines whose translations linked: one group each
     group(english + german, l2)
     group(english, l3)  # the third line's translation did not link: two groups
     group(german, 0.4 * l3 + np.sqrt(1 - 0.16) * alt)  # cosine 0.4 with the English recitals
     group(elsewhere, 0.5 * l3 + np.sqrt(1 - 0.25) * other)  # closer in meaning, but no script
-    matrix = np.array(vectors, dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = built.matrix()
     merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
     assert sorted(merged) == sorted([groups[0], groups[1], sorted(groups[2] + groups[3]), groups[4]])
     # under the model's mismatch floor, two texts are unrelated: nothing merges
@@ -333,14 +345,11 @@ def test_cluster_a_line_in_two_languages_is_closest_to_itself_not_to_its_languag
     rng = np.random.default_rng(21)
     basis = np.linalg.qr(rng.normal(size=(64, 64)))[0]
     l1, l2, l3, alt, fragment, en, ru = basis[:7]  # en, ru: each language's own direction
-    units, vectors, groups = [], [], []
+    built = _Groups(rng, 64)
+    units, groups = built.units, built.groups
 
     def group(media_ids, content, language):
-        groups.append([])
-        for m in media_ids:
-            groups[-1].append(len(units))
-            units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900, language=language))
-            vectors.append(content + 0.8 * (en if language == "en" else ru) + rng.normal(scale=0.02, size=64))
+        built.add(media_ids, content + 0.8 * (en if language == "en" else ru), language)
 
     english, russian, more = (
         [f"e{i}" for i in range(4)],
@@ -356,8 +365,7 @@ def test_cluster_a_line_in_two_languages_is_closest_to_itself_not_to_its_languag
     for k in range(10):  # the rest of the corpus, in both languages
         for language in ("en", "ru"):
             group([f"{language}x{k}{j}" for j in range(3)], basis[7 + 2 * k + (language == "ru")], language)
-    matrix = np.array(vectors, dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = built.matrix()
     line_en, line_ru, other = groups[4], groups[5], groups[6]
     centroid = [matrix[g].mean(axis=0) for g in (line_en, line_ru, other)]
     # the Russian recitals sit closer to the Russian fragment than to their own line in English
@@ -373,14 +381,11 @@ def test_cluster_parallel_merges_repeat_until_a_line_is_whole():
     rng = np.random.default_rng(22)
     basis = np.linalg.qr(rng.normal(size=(32, 32)))[0]
     l1, l2, l3, alt, alt2 = basis[:5]
-    units, vectors, groups = [], [], []
+    built = _Groups(rng, 32)
+    units, groups = built.units, built.groups
 
     def group(media_ids, direction):
-        groups.append([])
-        for m in media_ids:
-            groups[-1].append(len(units))
-            units.append(_unit(m, 1000 * len(groups), 1000 * len(groups) + 900))
-            vectors.append(direction / np.linalg.norm(direction) + rng.normal(scale=0.02, size=32))
+        built.add(media_ids, direction / np.linalg.norm(direction))
 
     english, arabic, more = (
         [f"e{i}" for i in range(4)],
@@ -394,8 +399,7 @@ def test_cluster_parallel_merges_repeat_until_a_line_is_whole():
     group(more, 0.45 * l3 + 0.85 * alt + 0.3 * alt2)
     for k in range(4):  # others, saying other things
         group([f"x{k}{j}" for j in range(3)], basis[5 + k])
-    matrix = np.array(vectors, dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = built.matrix()
     # the English group's closest is the first Arabic one, whose closest is the second: one
     # round merges the two Arabic groups only; the next one the line's English recitals
     merged = merge_parallel_groups(groups, units, matrix, floor=0.21)
