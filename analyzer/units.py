@@ -24,9 +24,8 @@ from analyzer.records import Cue, Segment, Unit, UnitSource
 if TYPE_CHECKING:
     from spacy.language import Language
 
-# Scripts written without spaces between words: pieces are joined with no separator.
 # Scripts written without spaces between words (Chinese, Cantonese, Japanese, Thai, Lao,
-# Khmer, Burmese, Tibetan): their words are compared character by character.
+# Khmer, Burmese, Tibetan): pieces are joined with no separator, words compared by character.
 UNSPACED = frozenset({"zh", "yue", "ja", "th", "lo", "km", "my", "bo"})
 MIN_LETTERS = 3
 # A pause this long between two words ends a sentence even without punctuation: Whisper
