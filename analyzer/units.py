@@ -234,7 +234,8 @@ SENTENCE_ENDS = ".!?。！？…؟।॥۔։።፧။།༎។៕᠃｡‼⁇⁈
 # quote or bracket) wherever they stand. spaCy cuts only at a punctuation token, and its
 # tokenizers leave them inside a word where a script writes no spaces ("これはペンです。
 # あれは本です。" was one sentence; Burmese, Tibetan and Khmer too).
-_PLAIN_ENDS = re.compile("[。！？؟।॥۔։።፧။།༎។៕᠃｡‼⁇⁈⁉]+[\"'”’»」』）)\\]]*")
+_PLAIN_STOPS = "".join(c for c in SENTENCE_ENDS if c not in ".!?…")
+_PLAIN_ENDS = re.compile(f"[{re.escape(_PLAIN_STOPS)}]+" + "[\"'”’»」』）)\\]]*")
 
 
 def ends_sentence(text: str) -> bool:
