@@ -47,9 +47,13 @@ class Piece:
     start_ms: int
     end_ms: int
     language: str
-    # The last word of an ASR segment Whisper left without sentence punctuation: there the
-    # segment boundary is the best sign of a sentence end (benchmarks/pauses.py: 7 of 8
-    # unpunctuated sentence ends fall between segments, 7 of 437 word gaps inside sentences).
+    # The last word of an ASR segment Whisper left without sentence punctuation, before one
+    # it left so too: there the segment boundary is the best sign of a sentence end
+    # (benchmarks/pauses.py: 7 of 8 unpunctuated sentence ends fall between segments, 7 of
+    # 437 word gaps inside sentences). Before a punctuated segment it is not: Whisper is
+    # punctuating that speech, and a segment with no stop in it holds part of a sentence
+    # (all three such segments in those transcripts: "...may justly" / "be considered as
+    # the invention of the art of printing.").
     boundary: bool = False
 
 
@@ -278,8 +282,8 @@ def units_from_segments(
     if not segments:
         return []
     pieces: list[Piece] = []
-    for segment in segments:
-        bare = unpunctuated(segment.text)
+    for segment, after in zip(segments, [*segments[1:], None], strict=True):
+        bare = unpunctuated(segment.text) and (after is None or unpunctuated(after.text))
         words = [w for w in segment.words if w.text]
         if words:
             pieces.extend(Piece(w.text, w.start_ms, w.end_ms, segment.language) for w in words[:-1])

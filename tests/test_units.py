@@ -104,6 +104,38 @@ def test_units_an_unpunctuated_pause_ends_a_sentence():
     assert [u.text for u in units_from_segments([segment])] == ["Hi everyone", "The new water plant"]
 
 
+def _segments(media_id, *texts, gap=150):
+    """Segments said one after the other, each word 300 ms, ``gap`` between segments."""
+    out, t = [], 0
+    for text in texts:
+        words = []
+        for token in text.split():
+            words.append(Word(t, t + 300, token, 0.9))
+            t += 300
+        out.append(Segment(media_id, words[0].start_ms, t, text, "en", 0.8, words=tuple(words)))
+        t += gap
+    return out
+
+
+def test_units_an_unpunctuated_segment_ends_a_sentence_only_where_the_speech_is():
+    # Whisper left the whole stretch unpunctuated: the segment's end is the best sign of a
+    # sentence end, even with no pause after it
+    bare = _segments("m-6", "are you saying tom is not canadian", "i did not think so")
+    assert [u.text for u in units_from_segments(bare)] == [
+        "are you saying tom is not canadian",
+        "i did not think so",
+    ]
+    # it punctuates the next segment: a segment with no stop is part of a sentence
+    punctuated = _segments("m-7", "Are you saying", "Tom isn't Canadian?", "I did not think so.")
+    assert [u.text for u in units_from_segments(punctuated)] == [
+        "Are you saying Tom isn't Canadian?",
+        "I did not think so.",
+    ]
+    # a pause still ends a sentence there (PAUSE_MS)
+    paused = _segments("m-8", "Hi everyone", "The new water plant opened.", gap=900)
+    assert [u.text for u in units_from_segments(paused)] == ["Hi everyone", "The new water plant opened."]
+
+
 def _unit(media, start, end, text, language="en", source="asr", track="asr"):
     from analyzer.records import Unit
 
