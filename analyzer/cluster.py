@@ -706,6 +706,7 @@ def merge_parallel_groups(
     k: int = 5,
     voices: Mapping[str, str] | None = None,
     only: Collection[int] | None = None,
+    link: float | None = None,
 ) -> list[list[int]]:
     """Groups of one line recited in two languages (or two wordings), merged by their script.
 
@@ -720,7 +721,12 @@ def merge_parallel_groups(
     model's mismatch threshold: below it two texts are unrelated). The other lines are
     often split by language the same way, so in the profiles each such pair of closest
     groups counts as one line (benchmarks/quality.py: pair F1 0.878 -> 0.891 and
-    0.839 -> 0.869 on seeds 7 and 11).
+    0.839 -> 0.869 on seeds 7 and 11), but only where the pair is as close as ``link`` (the
+    model's link threshold; None: ``floor``): two campaigns each in its own language, their
+    lines pairing up loosely (seed 13: an English and an Arabic script at 0.22-0.31), made
+    each other's profiles agree, every loose pair vouching for the others, and merged line
+    by line. A line whose translation is loose still merges where its script's other lines
+    are plainly alike.
 
     Rounds repeat until none merges: a group merges once per round, so when a line's
     Arabic recitals were in two groups, the two merged and the line's English group, whose
@@ -736,7 +742,7 @@ def merge_parallel_groups(
     current = [list(g) for g in groups]
     while True:
         may = None if eligible is None else [g for g, m in enumerate(current) if eligible.intersection(m)]
-        merged = _merge_parallel_round(current, units, vectors, floor, k, voices, may)
+        merged = _merge_parallel_round(current, units, vectors, floor, k, voices, may, link)
         if len(merged) == len(current):
             return merged
         current = merged
@@ -750,6 +756,7 @@ def _merge_parallel_round(
     k: int,
     voices: Mapping[str, str] | None,
     only: Collection[int] | None,
+    link: float | None = None,
 ) -> list[list[int]]:
     """One round of merge_parallel_groups: pairs of groups each the other's closest."""
     from scipy.sparse import csr_matrix
@@ -788,9 +795,11 @@ def _merge_parallel_round(
     # the other lines may be split by language too (the English reciters' other lines in
     # English groups, the French ones' in French groups): the pairs that could be one line
     # said in two languages (each the other's closest, each mostly in another language)
-    # count as one column of a profile. Two groups in one language are not collapsed: in
-    # a script of two or three lines one wrong pair would make two scripts' profiles one
-    apart = tongue[pa] != tongue[pb]
+    # count as one column of a profile, where they are as close as a link (a loose pair
+    # vouching for the others is how two scripts became one). Two groups in one language
+    # are not collapsed: in a script of two or three lines one wrong pair would make two
+    # scripts' profiles one
+    apart = (tongue[pa] != tongue[pb]) & (cosine[fits] >= (floor if link is None else link))
     column = _mutual_best(count, pa[apart], pb[apart], cosine[fits][apart])
     columns = csr_matrix((rarity, (np.arange(count), column)), shape=(count, int(column.max()) + 1))
     weighted = (profiles @ columns).tocsr()
@@ -1257,9 +1266,11 @@ def refine_groups(
     groups = split_glued_lines(groups, every, every_vector)
     groups = split_by_script(groups, every, every_vector, voices, edges)
     groups = attach_alternatives(groups, units, vectors, cuts, cut_vectors, threshold, free, voices)
-    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices)
+    groups = merge_parallel_groups(groups, every, every_vector, mismatch, voices=voices, link=threshold)
     groups = drop_asides(groups, every, every_vector, threshold, voices)
     kept = drop_coincidences(groups, every, every_vector, threshold, voices, edges)
     alike = said_alike(groups, kept, every, every_vector, threshold, voices)
     only = range(len(kept), len(kept) + len(alike))
-    return merge_parallel_groups([*kept, *alike], every, every_vector, mismatch, voices=voices, only=only)
+    return merge_parallel_groups(
+        [*kept, *alike], every, every_vector, mismatch, voices=voices, only=only, link=threshold
+    )

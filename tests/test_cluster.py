@@ -408,6 +408,40 @@ def test_cluster_parallel_merges_repeat_until_a_line_is_whole():
     assert len(merge_parallel_groups(groups, units, matrix, floor=0.21, only=[2])) == len(groups) - 2
 
 
+def test_cluster_two_campaigns_in_two_languages_do_not_vouch_for_each_other():
+    from analyzer.cluster import merge_parallel_groups
+
+    rng = np.random.default_rng(23)
+    basis = np.linalg.qr(rng.normal(size=(32, 32)))[0]
+
+    def script(weights):
+        """An English campaign of three lines and an Arabic one whose lines resemble them
+        (cosine ``weights``); four media each, no medium in both."""
+        built = _Groups(rng, 32)
+        for n, w in enumerate(weights):
+            line, alt = basis[2 * n], basis[2 * n + 1]
+            built.add([f"e{k}" for k in range(4)], line, "en")
+            built.add([f"a{k}" for k in range(4)], w * line + np.sqrt(1 - w * w) * alt, "ar")
+        for k in range(4):  # others, saying other things
+            built.add([f"x{k}{j}" for j in range(3)], basis[6 + k], ("en", "ar")[k % 2])
+        return built
+
+    # each line only loosely like the other campaign's (0.3: above the mismatch floor, below
+    # the link threshold); each pair is the other's closest, and taken together their
+    # profiles agree: every pair vouches for the others
+    apart = script([0.3, 0.3, 0.3])
+    matrix = apart.matrix()
+    assert len(merge_parallel_groups(apart.groups, apart.units, matrix, floor=0.21)) == len(apart.groups) - 3
+    # a pair counts as one line in the others' profiles only when it is as close as a link
+    merged = merge_parallel_groups(apart.groups, apart.units, matrix, floor=0.21, link=0.45)
+    assert sorted(merged) == sorted(apart.groups)
+    # one script in two languages: two lines' translations plainly alike vouch for the third
+    one = script([0.7, 0.7, 0.3])
+    merged = merge_parallel_groups(one.groups, one.units, one.matrix(), floor=0.21, link=0.45)
+    lines = [sorted(one.groups[2 * n] + one.groups[2 * n + 1]) for n in range(3)]
+    assert sorted(merged) == sorted([*lines, *one.groups[6:]])
+
+
 def test_cluster_parallel_merge_with_no_pair_to_test_changes_nothing():
     from analyzer.cluster import merge_parallel_groups
 
