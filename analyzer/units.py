@@ -104,7 +104,7 @@ def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
         if _keeps_its_full_stop(token.text, special, doc[token.i - 1].text if token.i else "", language):
             cuts.add(token.idx + len(token.text))
     cuts.update(m.end() for m in _PLAIN_ENDS.finditer(text))
-    bounds = sorted(cuts | {len(text)})
+    bounds = sorted(_quotes_placed(text, cuts) | {len(text)})
     spans = []
     for start, end in pairwise(bounds):
         while start < end and text[start].isspace():
@@ -114,6 +114,36 @@ def split_sentences(text: str, language: str) -> list[tuple[int, int]]:
         if end > start:
             spans.append((start, end))
     return spans
+
+
+# A quotation mark (or Spanish ¿ ¡) after a space that ends a sentence opens the next one;
+# a quotation that closes on "!" or "?" and goes on in lower case is said by someone the
+# sentence names.
+_OPENING = re.compile(r"\s([\"“«„「『¿¡]+\s*)$")
+_CLOSING = '"”»」』'
+_QUOTED_CRY = re.compile(f"[!?…]\\s?[{_CLOSING}]+\\s*$")
+
+
+def _quotes_placed(text: str, cuts: set[int]) -> set[int]:
+    """Sentence starts with opening marks on the right side of them: spaCy's sentencizer
+    leaves an opening quote, and Spanish ¿ and ¡, on the sentence before ('...watching TV.
+    "' then 'This is what I was looking for!"'; 'Hola a todos. ¿' then 'Estás diciendo que
+    Tom no es canadiense?') and cuts after a quoted cry ('"This is what I was looking
+    for!"' then 'he exclaimed.'): a line was cut from its marks, and its copies elsewhere
+    found no whole sentence to be aligned with."""
+    placed: set[int] = set()
+    for cut in sorted(cuts):
+        if cut <= 0:
+            placed.add(cut)
+            continue
+        opening = _OPENING.search(text, max(0, cut - 8), cut)
+        if opening is not None:
+            cut = opening.start(1)
+        after = text[cut:].lstrip()[:1]
+        if after.islower() and _QUOTED_CRY.search(text, max(0, cut - 8), cut):
+            continue  # '"This is it!" he exclaimed.' is one sentence
+        placed.add(cut)
+    return placed
 
 
 def _time_at(pieces: Sequence[tuple[int, int, int, int]], offset: int, *, end: bool) -> int:
@@ -243,7 +273,9 @@ _PLAIN_ENDS = re.compile(f"[{re.escape(_PLAIN_STOPS)}]+" + "[\"'”’»」』�
 
 
 def ends_sentence(text: str) -> bool:
-    return text.rstrip()[-1:] in SENTENCE_ENDS
+    """A sentence end closes ``text``, quotation marks and brackets after it aside
+    ('He said: "We are free."')."""
+    return text.rstrip().rstrip(_CLOSING + "'’)]）")[-1:] in SENTENCE_ENDS
 
 
 def unpunctuated(text: str) -> bool:

@@ -26,6 +26,35 @@ def test_units_split_sentences_per_language(text, language, expected):
     assert [text[a:b] for a, b in split_sentences(text, language)] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an opening quote after a sentence end belongs to the next sentence, and a quoted
+        # cry goes on to say who said it
+        (
+            'Everyone is in the living room. "This is it!" he exclaimed. We left.',
+            ["Everyone is in the living room.", '"This is it!" he exclaimed.', "We left."],
+        ),
+        ("He left. “Are you?” she asked.", ["He left.", "“Are you?” she asked."]),
+        ("Il est parti. « On y va ? » dit-il.", ["Il est parti.", "« On y va ? » dit-il."]),
+        (
+            "Hola a todos. ¿Estás diciendo que no? ¡Qué bien!",
+            ["Hola a todos.", "¿Estás diciendo que no?", "¡Qué bien!"],
+        ),
+        # a quote closing a sentence stays on it; a new sentence after a cry stays apart
+        ('He said: "We are free." Then he left.', ['He said: "We are free."', "Then he left."]),
+        ('"Stop!" He ran.', ['"Stop!"', "He ran."]),
+    ],
+)
+def test_units_quotation_marks_stay_with_their_sentence(text, expected):
+    from analyzer.units import ends_sentence
+
+    language = "fr" if "«" in text else "es" if "¿" in text else "en"
+    sentences = [text[a:b] for a, b in split_sentences(text, language)]
+    assert sentences == expected
+    assert all(ends_sentence(s) for s in sentences)
+
+
 def test_units_asr_sentences_are_timed_by_their_words():
     words = [
         ("We", 0, 200),
