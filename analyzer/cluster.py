@@ -467,7 +467,9 @@ def attach_alternatives(
     them, the other line's stretch can take its place in the other group; and the two
     pieces of a sentence cut in two are no better than the stretch that says it whole,
     even where another medium cut it at the same word and a piece sits in a group of two
-    identical pieces).
+    identical pieces). A member of another group that an alternative overlaps for less
+    than half of the member's time is no rival and stays: a stretch found from a word
+    before its line (word times blur) took "我請我父親幫忙" out of its line's group.
 
     ``groups`` may hold alternatives already (indices into ``[*units, *alternatives]``):
     a second round after the groups of two lines were split (``split_glued_lines``,
@@ -564,6 +566,14 @@ def attach_alternatives(
             continue  # it takes the place of a member of that group, or lies inside one unit
         if inside and not free and any(group_of[s[2]] != best[a] for s in overlapped):
             continue  # a part may not take its unit out of another group (see above)
+        # a member of another group that it only touches at an edge (less than half of the
+        # member's time: a word where word times blur) keeps its place and is no rival
+        shared = [min(s[1], alt.end_ms) - max(s[0], alt.start_ms) for s in overlapped]
+        overlapped = [
+            s
+            for s, ms in zip(overlapped, shared, strict=True)
+            if group_of[s[2]] == best[a] or 2 * ms >= s[1] - s[0]
+        ]
         if any(s[3] >= score[a] for s in overlapped if not (free and s[2] < n and s[2] not in whole)):
             continue
         for s in overlapped:

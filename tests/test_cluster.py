@@ -241,6 +241,25 @@ def test_cluster_an_aligned_stretch_outranks_an_unpunctuated_unit_but_not_a_sent
     assert attach_alternatives(groups, said, vectors, [stretch], fits, 0.5, [True]) == groups
 
 
+def test_cluster_an_aligned_stretch_leaves_a_member_it_only_touches_where_it_was():
+    from analyzer.cluster import attach_alternatives
+
+    rng = np.random.default_rng(9)
+    dim = 32
+    line, both = rng.normal(size=dim), rng.normal(size=dim)
+    vectors = np.vstack([_cloud(rng, line, 3, 0.05), _cloud(rng, both, 3, 0.01)]).astype(np.float32)
+    units = [_unit(f"m{i}", 0, 2000) for i in range(3)] + [_unit(f"m{i}", 0, 6000, "x y") for i in (7, 8, 9)]
+    groups = [[0, 1, 2], [3, 4, 5]]
+    fits = _cloud(rng, line, 1, 0.1).astype(np.float32)
+    # m8's stretch of the line starts on the unit's last word (word times blur): the unit
+    # says another line and keeps its place in that line's group
+    edge = _unit("m8", 5600, 9000, "the line")
+    assert attach_alternatives(groups, units, vectors, [edge], fits, 0.5, [True]) == [[0, 1, 2, 6], [3, 4, 5]]
+    # over most of the unit's time, the stretch takes it (it says this line, see above)
+    most = _unit("m8", 2000, 9000, "the line")
+    assert attach_alternatives(groups, units, vectors, [most], fits, 0.5, [True]) == [[0, 1, 2, 6], [3, 5]]
+
+
 def test_cluster_an_alternative_is_judged_by_the_recitals_in_its_language():
     from analyzer.cluster import attach_alternatives
     from analyzer.records import Unit
