@@ -42,11 +42,15 @@ word sets >= 0.8 across media, characters for Chinese; groups ranked by distinct
 
 Usage: ``HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/quality.py [--seed 7] [--media 320]``
 Embeddings are cached in ``out/bench-quality/embeddings.db`` (a Chorus store).
+``--explain`` adds where Chorus loses pairs: missed pairs by cause (in no group, split in
+one language, split across languages; one- or two-sentence lines), false pairs by what
+joined the line, and the lines that lose most.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import random
@@ -67,7 +71,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from analyzer.coordination import MediaInfo  # noqa: E402
 from analyzer.records import Segment, Source, Unit, Word  # noqa: E402
-from analyzer.units import Clock  # noqa: E402
+from analyzer.units import Clock, split_sentences  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "text" / "tatoeba"
 DEFAULT_OUT = REPO_ROOT / "out" / "bench-quality"
@@ -865,6 +869,75 @@ def print_table(
         )
 
 
+def _campaign(line: str) -> str:
+    return line.split("-L", 1)[0]  # line ids are "<campaign>-L<n>" (see generate)
+
+
+def missed_and_false_pairs(
+    corpus: Corpus, predicted: Sequence[int | None]
+) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
+    """Why pairs were lost: (missed gold pairs by (cause, shape of the line), missed pairs
+    per line, false pairs by what was grouped with a line).
+
+    A missed pair is two recitals of one line not in one group: one is "in no group", or
+    they are "split, one language" or "split, two languages"; the line has one sentence or
+    two ("two-sentence line": its halves tend to form a group each). A false pair is two
+    utterances in one group that recite no common line: "another line of its script",
+    "another campaign's line" or "independent speech" (kept from the larger side's view).
+    """
+    missed: Counter[tuple[str, str]] = Counter()
+    per_line: Counter[str] = Counter()
+    recitals: dict[str, list[tuple[Utterance, int | None]]] = defaultdict(list)
+    for utterance, group in zip(corpus.utterances, predicted, strict=True):
+        if utterance.kind == "script" and utterance.line:
+            recitals[utterance.line].append((utterance, group))
+    for line, said in recitals.items():
+        two = len(split_sentences(corpus.lines[line], "en")) >= 2
+        shape = "two-sentence line" if two else "one-sentence line"
+        for (a, ga), (b, gb) in itertools.combinations(said, 2):
+            if ga is not None and ga == gb:
+                continue
+            if ga is None or gb is None:
+                cause = "in no group"
+            else:
+                cause = "split, one language" if a.language == b.language else "split, two languages"
+            missed[(cause, shape)] += 1
+            per_line[line] += 1
+    false: Counter[str] = Counter()
+    members: dict[int, list[Utterance]] = defaultdict(list)
+    for utterance, group in zip(corpus.utterances, predicted, strict=True):
+        if group is not None and utterance.kind != "generic":
+            members[group].append(utterance)
+    for said in members.values():
+        for a, b in itertools.combinations(said, 2):
+            if a.line is not None and a.line == b.line:
+                continue
+            if a.line is None or b.line is None:
+                false["independent speech"] += 1
+            elif _campaign(a.line) == _campaign(b.line):
+                false["another line of its script"] += 1
+            else:
+                false["another campaign's line"] += 1
+    return missed, per_line, false
+
+
+def print_explanation(corpus: Corpus, units: Sequence[Unit], system: Clusters, top: int = 12) -> None:
+    """Where one system loses pairs: the causes and the lines that lose most."""
+    predicted = assign(corpus.utterances, system.units or units, system.groups)
+    missed, per_line, false = missed_and_false_pairs(corpus, predicted)
+    shapes = ["one-sentence line", "two-sentence line"]
+    print(f"\nmissed pairs, {system.name} ({sum(missed.values())}):")
+    print(f"  {'':<22}" + "".join(f"{s:>19}" for s in shapes))
+    for cause in ["in no group", "split, one language", "split, two languages"]:
+        print(f"  {cause:<22}" + "".join(f"{missed[(cause, s)]:>19}" for s in shapes))
+    print(f"false pairs ({sum(false.values())}): " + ", ".join(f"{k} {v}" for k, v in false.most_common()))
+    recitals = Counter(u.line for u in corpus.utterances if u.kind == "script")
+    print("lines that lose most pairs:")
+    for line, count in sorted(per_line.items(), key=lambda x: (-x[1], x[0]))[:top]:
+        pairs = recitals[line] * (recitals[line] - 1) // 2
+        print(f"  {line:<8} {count:>4} of {pairs:>4}  {corpus.lines[line][:70]}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=7)
@@ -878,6 +951,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--segment-times",
         action="store_true",
         help="ASR segments without word timestamps (harder: lines sharing a segment stay one unit)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the table, why Chorus loses pairs: causes and the lines that lose most",
     )
     parser.add_argument(
         "--compare",
@@ -970,6 +1048,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     systems.append(unit_ceiling(corpus, units))
     results = [(s, score(corpus, s.units or units, s)) for s in systems]
     print_table(corpus, units, results)
+    if args.explain:
+        print_explanation(corpus, units, systems[0])
     return 0
 
 

@@ -130,3 +130,32 @@ def test_quality_word_times_follow_each_line_and_touch():
     assert words[-1].end_ms == 3900
     # Chinese: one character a word
     assert [w.text for w in quality._word_times([("我们自由", 0, 800, "zh")])] == ["我", "们", "自", "由"]
+
+
+def test_quality_explanation_sorts_lost_pairs_by_cause():
+    def said(media, line, language="en", kind="script"):
+        return Utterance(media, 0, 1000, "x", language, kind, line)
+
+    utterances = [
+        said("m1", "c0-L1"),
+        said("m2", "c0-L1"),
+        said("m3", "c0-L1", "fr"),  # the line in French, in a group of its own
+        said("m4", "c0-L1"),  # in no group
+        said("m1", "c0-L2"),  # a two-sentence line, with c0-L1's English recitals
+        said("m5", "c1-L1"),  # another campaign's line, grouped with c0-L2
+        said("m6", None, kind="own"),  # independent speech, grouped with c1-L1
+        said("m7", None, kind="generic"),  # greetings count nowhere
+        said("m2", "c0-L2"),  # the two-sentence line again, in no group
+    ]
+    lines = {"c0-L1": "We are free.", "c0-L2": "We are free. We are happy.", "c1-L1": "Vote."}
+    corpus = quality.Corpus({}, utterances, {}, lines, {})
+    missed, per_line, false = quality.missed_and_false_pairs(corpus, [0, 0, 1, None, 0, 2, 2, 2, None])
+    assert missed == {
+        ("split, two languages", "one-sentence line"): 2,
+        ("in no group", "one-sentence line"): 3,
+        ("in no group", "two-sentence line"): 1,
+    }
+    assert per_line == {"c0-L1": 5, "c0-L2": 1}
+    assert false == {"another line of its script": 2, "independent speech": 1}
+    grouped = quality.missed_and_false_pairs(corpus, [0, 0, 1, None, 3, 3, None, None, None])[2]
+    assert grouped == {"another campaign's line": 1}
