@@ -766,7 +766,7 @@ def _merge_parallel_round(
     k: int,
     voices: Mapping[str, str] | None,
     only: Collection[int] | None,
-    link: float | None = None,
+    link: float | None,
 ) -> list[list[int]]:
     """One round of merge_parallel_groups: pairs of groups each the other's closest."""
     from scipy.sparse import csr_matrix

@@ -883,7 +883,7 @@ def missed_and_false_pairs(
     they are "split, one language" or "split, two languages"; the line has one sentence or
     two ("two-sentence line": its halves tend to form a group each). A false pair is two
     utterances in one group that recite no common line: "another line of its script",
-    "another campaign's line" or "independent speech" (kept from the larger side's view).
+    "another campaign's line" or "independent speech" (an utterance that recites no line).
     """
     missed: Counter[tuple[str, str]] = Counter()
     per_line: Counter[str] = Counter()

@@ -8,6 +8,10 @@ from analyzer.records import Cue, Segment, Word
 from analyzer.units import split_sentences, units_from_cues, units_from_segments
 
 
+def _sentences(text, language):
+    return [text[a:b] for a, b in split_sentences(text, language)]
+
+
 @pytest.mark.parametrize(
     ("text", "language", "expected"),
     [
@@ -23,7 +27,7 @@ from analyzer.units import split_sentences, units_from_cues, units_from_segments
     ],
 )
 def test_units_split_sentences_per_language(text, language, expected):
-    assert [text[a:b] for a, b in split_sentences(text, language)] == expected
+    assert _sentences(text, language) == expected
 
 
 @pytest.mark.parametrize(
@@ -50,7 +54,7 @@ def test_units_quotation_marks_stay_with_their_sentence(text, expected):
     from analyzer.units import ends_sentence
 
     language = "fr" if "«" in text else "es" if "¿" in text else "en"
-    sentences = [text[a:b] for a, b in split_sentences(text, language)]
+    sentences = _sentences(text, language)
     assert sentences == expected
     assert all(ends_sentence(s) for s in sentences)
 
@@ -312,22 +316,22 @@ def test_units_an_aligned_stretch_counts_repeated_words():
 def test_units_a_word_ending_in_a_combining_mark_ends_its_sentence():
     # spaCy's Arabic tokenizer keeps the full stop on a word with tanween ("باكراً.")
     text = "لنذهب باكراً. سيكون سامي بخير."
-    assert [text[a:b] for a, b in split_sentences(text, "ar")] == ["لنذهب باكراً.", "سيكون سامي بخير."]
+    assert _sentences(text, "ar") == ["لنذهب باكراً.", "سيكون سامي بخير."]
     # or with a shadda inside it
     text = "أطلق سامي النّار على كلب متشرّد. لنذهب باكراً."
     first, second = "أطلق سامي النّار على كلب متشرّد.", "لنذهب باكراً."
-    assert [text[a:b] for a, b in split_sentences(text, "ar")] == [first, second]
+    assert _sentences(text, "ar") == [first, second]
     # abbreviations and initials keep their full stop
     dotted = "He lives in the U.S. now. Ask Dr. Who about J. Smith and so on."
-    assert [dotted[a:b] for a, b in split_sentences(dotted, "en")] == [
+    assert _sentences(dotted, "en") == [
         "He lives in the U.S. now.",
         "Ask Dr. Who about J. Smith and so on.",
     ]
     english = "Hello Mr. Smith. How are you?"
-    assert [english[a:b] for a, b in split_sentences(english, "en")] == ["Hello Mr. Smith.", "How are you?"]
+    assert _sentences(english, "en") == ["Hello Mr. Smith.", "How are you?"]
     # the English "I" is a word, no initial, after a word in lower case
     text = "Neither do I. Are you falling in love with me? George W. Bush said so. I. Am I?"
-    assert [text[a:b] for a, b in split_sentences(text, "en")] == [
+    assert _sentences(text, "en") == [
         "Neither do I.",
         "Are you falling in love with me?",
         "George W. Bush said so.",
@@ -346,12 +350,12 @@ def test_units_stops_of_other_scripts_end_sentences_even_without_spaces():
         "ug": ("ئۇ كەلدى. سىز كەلدىڭىزمۇ؟ بىز ئەركىن", ["ئۇ كەلدى.", "سىز كەلدىڭىزمۇ؟", "بىز ئەركىن"]),
     }
     for language, (text, sentences) in cases.items():
-        assert [text[a:b] for a, b in split_sentences(text, language)] == sentences, language
+        assert _sentences(text, language) == sentences, language
     # a closing quote stays with its sentence; a full stop in a number or after "Mr" ends none
     text = "我们是自由的！”他说。"
-    assert [text[a:b] for a, b in split_sentences(text, "zh")] == ["我们是自由的！”", "他说。"]
+    assert _sentences(text, "zh") == ["我们是自由的！”", "他说。"]
     text = "He paid $2.50 to Mr. Smith. Then he left."
-    assert [text[a:b] for a, b in split_sentences(text, "en")] == [
+    assert _sentences(text, "en") == [
         "He paid $2.50 to Mr. Smith.",
         "Then he left.",
     ]
